@@ -1,0 +1,205 @@
+"""The errors rxbatches raises or sends to ``on_error``.
+
+::
+
+    RxBatchesError
+    ├── CreateValidationError (ValueError)     bad create input, caught before sending
+    └── APIError
+        ├── APIStatusError                     a non-2xx answer
+        │   ├── BadRequestError                400
+        │   ├── AuthenticationError            401
+        │   ├── PermissionDeniedError          403
+        │   ├── NotFoundError                  404
+        │   ├── ConflictError                  409
+        │   ├── RequestTooLargeError           413
+        │   ├── UnprocessableEntityError       422
+        │   ├── RateLimitError                 429
+        │   └── InternalServerError            >= 500
+        │       └── OverloadedError            529
+        ├── APIConnectionError (ConnectionError)
+        │   └── APITimeoutError (TimeoutError)
+        └── APIResponseValidationError         a 2xx body that is not what the API promises
+
+Every :class:`APIStatusError` carries ``status_code``, ``request_id``, the parsed
+``body`` and the response ``headers``. Error messages never contain the API key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "CreateValidationError",
+    "InternalServerError",
+    "NotFoundError",
+    "OverloadedError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTooLargeError",
+    "RxBatchesError",
+    "UnprocessableEntityError",
+    "status_error_class",
+]
+
+
+class RxBatchesError(Exception):
+    """Base of every error this library raises."""
+
+
+class CreateValidationError(RxBatchesError, ValueError):
+    """A create request breaks one of the API's rules; nothing was sent.
+
+    Attributes:
+        index: The position of the offending request, or ``None`` for a rule about
+            the whole body (the number of requests, the body size).
+        field: The field that breaks the rule, as a dotted path
+            (``"requests[3].custom_id"``).
+        rule: The rule, in words.
+    """
+
+    def __init__(self, field: str, rule: str, *, index: int | None = None) -> None:
+        self.index = index
+        self.field = field
+        self.rule = rule
+        super().__init__(f"{field}: {rule}")
+
+
+class APIError(RxBatchesError):
+    """Base of every error about a request to the API."""
+
+    def __init__(self, message: str, *, method: str = "", url: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.method = method
+        self.url = url
+
+
+class APIStatusError(APIError):
+    """The API answered with a non-2xx status.
+
+    Attributes:
+        status_code: The HTTP status.
+        request_id: The ``request-id`` header (or the body's ``request_id``).
+        body: The decoded JSON body, or the text when it was not JSON.
+        headers: The response headers.
+        error_type: The ``error.type`` of the envelope (``"not_found_error"``...), if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        request_id: str | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        method: str = "",
+        url: str = "",
+    ) -> None:
+        super().__init__(message, method=method, url=url)
+        self.status_code = status_code
+        self.request_id = request_id
+        self.body = body
+        self.headers: Mapping[str, str] = dict(headers or {})
+        error = body.get("error") if isinstance(body, dict) else None
+        self.error_type: str | None = error.get("type") if isinstance(error, dict) else None
+
+    def __str__(self) -> str:
+        rid = f" (request-id {self.request_id})" if self.request_id else ""
+        return f"{self.status_code} {self.message}{rid}"
+
+
+class BadRequestError(APIStatusError):
+    """400: the request was malformed (``invalid_request_error``)."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing or invalid."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the key may not do this."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such batch (or the batch is not visible yet)."""
+
+
+class ConflictError(APIStatusError):
+    """409: the request conflicts with the current state."""
+
+
+class RequestTooLargeError(APIStatusError):
+    """413: the request body is over 256 MB."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request was well-formed but could not be processed."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests."""
+
+
+class InternalServerError(APIStatusError):
+    """500 and above: the server failed."""
+
+
+class OverloadedError(InternalServerError):
+    """529: the API is overloaded."""
+
+
+class APIConnectionError(APIError, ConnectionError):
+    """The request did not get an answer: refused, reset, or cut off mid-body."""
+
+
+class APITimeoutError(APIConnectionError, TimeoutError):
+    """No bytes arrived within the read timeout."""
+
+
+class APIResponseValidationError(APIError):
+    """A 2xx response whose body is not what the API promises (bad JSON, wrong shape)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int = 200,
+        body: Any = None,
+        method: str = "",
+        url: str = "",
+    ) -> None:
+        super().__init__(message, method=method, url=url)
+        self.status_code = status_code
+        self.body = body
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: RequestTooLargeError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+    529: OverloadedError,
+}
+
+
+def status_error_class(status: int) -> type[APIStatusError]:
+    """Return the error class for an HTTP status (``APIStatusError`` when none fits)."""
+    if status in _BY_STATUS:
+        return _BY_STATUS[status]
+    if status >= 500:
+        return InternalServerError
+    return APIStatusError

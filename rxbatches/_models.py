@@ -1,0 +1,368 @@
+"""Pydantic v2 wire models shared by the client and the emulator.
+
+Field names are those of the wire format and of the official SDK. Every response model
+keeps unknown fields (``extra="allow"``) and dumps them again, so a payload parsed and
+dumped with ``model_dump(mode="json", by_alias=True, exclude_unset=True)`` gives back
+the JSON it came from. Open enumerations (``processing_status``, ``stop_reason``) accept
+values this version does not know, and an unknown result or content block ``type``
+parses into a fallback variant instead of failing a whole results stream.
+
+The create side (:class:`BatchCreateParams`, :class:`Request`, :class:`MessageCreateParams`)
+mirrors the request body; :mod:`rxbatches._validation` holds the checks the API applies.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+__all__ = [
+    "BatchCreateParams",
+    "ContentBlock",
+    "DeletedMessageBatch",
+    "ErrorObject",
+    "ErrorResponse",
+    "Message",
+    "MessageBatch",
+    "MessageBatchCanceledResult",
+    "MessageBatchErroredResult",
+    "MessageBatchExpiredResult",
+    "MessageBatchIndividualResponse",
+    "MessageBatchPage",
+    "MessageBatchRequestCounts",
+    "MessageBatchResult",
+    "MessageBatchSucceededResult",
+    "MessageBatchUnknownResult",
+    "MessageCreateParams",
+    "MessageParam",
+    "ProcessingStatus",
+    "RedactedThinkingBlock",
+    "Request",
+    "TextBlock",
+    "ThinkingBlock",
+    "ToolUseBlock",
+    "UnknownContentBlock",
+    "Usage",
+]
+
+
+class WireModel(BaseModel):
+    """Base of every response model: keeps unknown fields and dumps them again."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    def to_wire(self) -> dict[str, Any]:
+        """Return the JSON-ready dict of this model as it travels on the wire.
+
+        Fields that were never set are left out, so a parsed payload dumps back to
+        the same JSON it was parsed from.
+        """
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+ProcessingStatus: TypeAlias = Literal["in_progress", "canceling", "ended"] | str
+"""``in_progress``, ``canceling`` or ``ended``; a value unknown to this version is kept as is."""
+
+StopReason: TypeAlias = (
+    Literal[
+        "end_turn",
+        "max_tokens",
+        "stop_sequence",
+        "tool_use",
+        "pause_turn",
+        "refusal",
+        "model_context_window_exceeded",
+    ]
+    | str
+)
+
+
+# --------------------------------------------------------------------------- batches
+
+
+class MessageBatchRequestCounts(WireModel):
+    """How many requests of a batch are in each state.
+
+    ``succeeded``, ``errored``, ``canceled`` and ``expired`` stay 0 until the whole
+    batch has ended; their sum (with ``processing``) is the number of requests.
+    """
+
+    processing: int = 0
+    succeeded: int = 0
+    errored: int = 0
+    canceled: int = 0
+    expired: int = 0
+
+    @property
+    def total(self) -> int:
+        """The number of requests in the batch."""
+        return self.processing + self.succeeded + self.errored + self.canceled + self.expired
+
+
+class MessageBatch(WireModel):
+    """A Message Batch: its id, processing status, request counts and timestamps."""
+
+    id: str
+    type: Literal["message_batch"] = "message_batch"
+    processing_status: ProcessingStatus
+    request_counts: MessageBatchRequestCounts
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None = None
+    cancel_initiated_at: datetime | None = None
+    archived_at: datetime | None = None
+    results_url: str | None = None
+
+    @property
+    def ended(self) -> bool:
+        """Whether processing has ended (results can be fetched)."""
+        return self.processing_status == "ended"
+
+
+class DeletedMessageBatch(WireModel):
+    """The answer to a delete: the id of the batch that is gone."""
+
+    id: str
+    type: Literal["message_batch_deleted"] = "message_batch_deleted"
+
+
+class MessageBatchPage(WireModel):
+    """One page of a batch listing, newest first.
+
+    The next page is fetched with ``after_id=last_id``; when paging backwards
+    (``before_id`` was given), with ``before_id=first_id``.
+    """
+
+    data: list[MessageBatch]
+    has_more: bool
+    first_id: str | None = None
+    last_id: str | None = None
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class ErrorObject(WireModel):
+    """The ``error`` member of an error envelope: its kind and a human-readable message."""
+
+    type: str
+    message: str = ""
+
+
+class ErrorResponse(WireModel):
+    """The error envelope: ``{"type": "error", "error": {...}, "request_id": ...}``."""
+
+    type: Literal["error"] = "error"
+    error: ErrorObject
+    request_id: str | None = None
+
+
+# --------------------------------------------------------------------------- messages
+
+
+class TextBlock(WireModel):
+    """A text content block."""
+
+    type: Literal["text"] = "text"
+    text: str
+    citations: list[dict[str, Any]] | None = None
+
+
+class ThinkingBlock(WireModel):
+    """An extended-thinking content block."""
+
+    type: Literal["thinking"] = "thinking"
+    thinking: str
+    signature: str
+
+
+class RedactedThinkingBlock(WireModel):
+    """A redacted extended-thinking content block."""
+
+    type: Literal["redacted_thinking"] = "redacted_thinking"
+    data: str
+
+
+class ToolUseBlock(WireModel):
+    """A request from the model to call a tool."""
+
+    type: Literal["tool_use"] = "tool_use"
+    id: str
+    name: str
+    input: dict[str, Any]
+
+
+class UnknownContentBlock(WireModel):
+    """A content block of a type this version does not model; every field is kept."""
+
+    type: str
+
+
+_KNOWN_BLOCKS = frozenset({"text", "thinking", "redacted_thinking", "tool_use"})
+
+
+def _block_tag(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return kind if kind in _KNOWN_BLOCKS else "unknown"
+
+
+ContentBlock: TypeAlias = Annotated[
+    Annotated[TextBlock, Tag("text")]
+    | Annotated[ThinkingBlock, Tag("thinking")]
+    | Annotated[RedactedThinkingBlock, Tag("redacted_thinking")]
+    | Annotated[ToolUseBlock, Tag("tool_use")]
+    | Annotated[UnknownContentBlock, Tag("unknown")],
+    Discriminator(_block_tag),
+]
+"""A content block of a message, discriminated by ``type`` with a fallback for new types."""
+
+
+class Usage(WireModel):
+    """Token usage of one message."""
+
+    input_tokens: int
+    output_tokens: int
+    cache_creation_input_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+    cache_creation: dict[str, Any] | None = None
+    server_tool_use: dict[str, Any] | None = None
+    service_tier: str | None = None
+
+
+class Message(WireModel):
+    """An assistant message, as the Messages API returns it."""
+
+    id: str
+    type: Literal["message"] = "message"
+    role: Literal["assistant"] = "assistant"
+    model: str
+    content: list[ContentBlock]
+    stop_reason: StopReason | None = None
+    stop_sequence: str | None = None
+    usage: Usage
+
+    @property
+    def text(self) -> str:
+        """The concatenated text of every text block."""
+        return "".join(b.text for b in self.content if isinstance(b, TextBlock))
+
+
+# --------------------------------------------------------------------------- results
+
+
+class MessageBatchSucceededResult(WireModel):
+    """The request succeeded: ``message`` holds the model's answer."""
+
+    type: Literal["succeeded"] = "succeeded"
+    message: Message
+
+
+class MessageBatchErroredResult(WireModel):
+    """The request failed: the error kind is at ``error.error.type``."""
+
+    type: Literal["errored"] = "errored"
+    error: ErrorResponse
+
+
+class MessageBatchCanceledResult(WireModel):
+    """The batch was canceled before this request was processed."""
+
+    type: Literal["canceled"] = "canceled"
+
+
+class MessageBatchExpiredResult(WireModel):
+    """The request was not processed within the batch's 24 hours."""
+
+    type: Literal["expired"] = "expired"
+
+
+class MessageBatchUnknownResult(WireModel):
+    """A result of a type this version does not model; every field is kept."""
+
+    type: str
+
+
+_KNOWN_RESULTS = frozenset({"succeeded", "errored", "canceled", "expired"})
+
+
+def _result_tag(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return kind if kind in _KNOWN_RESULTS else "unknown"
+
+
+MessageBatchResult: TypeAlias = Annotated[
+    Annotated[MessageBatchSucceededResult, Tag("succeeded")]
+    | Annotated[MessageBatchErroredResult, Tag("errored")]
+    | Annotated[MessageBatchCanceledResult, Tag("canceled")]
+    | Annotated[MessageBatchExpiredResult, Tag("expired")]
+    | Annotated[MessageBatchUnknownResult, Tag("unknown")],
+    Discriminator(_result_tag),
+]
+"""The outcome of one request, discriminated by ``type`` with a fallback for new types."""
+
+
+class MessageBatchIndividualResponse(WireModel):
+    """One line of a batch's results file: a request's ``custom_id`` and its ``result``."""
+
+    custom_id: str
+    result: MessageBatchResult
+
+
+# --------------------------------------------------------------------------- create side
+
+
+class CreateModel(BaseModel):
+    """Base of the create-side models: no unknown keys, values checked on assignment."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class MessageParam(BaseModel):
+    """One input turn: a role and its content (a string or a list of content blocks)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["user", "assistant"] | str
+    content: str | list[dict[str, Any]]
+
+
+class MessageCreateParams(BaseModel):
+    """The Messages API parameters of one batched request.
+
+    ``model``, ``max_tokens`` (at least 1) and ``messages`` are required; the other
+    documented fields are optional, and fields this version does not know are kept and
+    sent as given, so new API features need no library upgrade. ``stream`` may not be
+    true inside a batch.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    max_tokens: int = Field(ge=1)
+    messages: list[MessageParam]
+    system: str | list[dict[str, Any]] | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    stop_sequences: list[str] | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    thinking: dict[str, Any] | None = None
+    service_tier: str | None = None
+    stream: bool | None = None
+
+
+class Request(CreateModel):
+    """One request of a batch: a ``custom_id`` unique in the batch and its ``params``."""
+
+    custom_id: str
+    params: MessageCreateParams
+
+
+class BatchCreateParams(CreateModel):
+    """The body of a create: the list of requests."""
+
+    requests: list[Request]
