@@ -1,0 +1,1 @@
+"""Tests of rxbatches.operators, on virtual time (reactivex.testing)."""
