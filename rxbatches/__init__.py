@@ -19,6 +19,7 @@ from ._errors import (
     PermissionDeniedError,
     RateLimitError,
     RequestTooLargeError,
+    ResultLineError,
     RxBatchesError,
     UnprocessableEntityError,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "RedactedThinkingBlock",
     "Request",
     "RequestTooLargeError",
+    "ResultLineError",
     "RxBatchesError",
     "TextBlock",
     "ThinkingBlock",

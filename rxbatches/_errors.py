@@ -19,6 +19,7 @@
         ├── APIConnectionError (ConnectionError)
         │   └── APITimeoutError (TimeoutError)
         └── APIResponseValidationError         a 2xx body that is not what the API promises
+            └── ResultLineError                a results line that is bad JSON or not a result
 
 Every :class:`APIStatusError` carries ``status_code``, ``request_id``, the parsed
 ``body`` and the response ``headers``. Error messages never contain the API key.
@@ -45,6 +46,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTooLargeError",
+    "ResultLineError",
     "RxBatchesError",
     "UnprocessableEntityError",
     "status_error_class",
@@ -181,6 +183,31 @@ class APIResponseValidationError(APIError):
         super().__init__(message, method=method, url=url)
         self.status_code = status_code
         self.body = body
+
+
+class ResultLineError(APIResponseValidationError):
+    """A line of a results stream that is not valid JSON or not a valid result.
+
+    The message reads ``results line 17: <what is wrong>; line: '<its first 200
+    characters>'``; ``body`` holds the offending line (bytes).
+
+    Attributes:
+        line_number: The 1-based physical line number of the offending line, blank lines
+            counted (what an editor shows).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        line_number: int,
+        status_code: int = 200,
+        body: Any = None,
+        method: str = "",
+        url: str = "",
+    ) -> None:
+        super().__init__(message, status_code=status_code, body=body, method=method, url=url)
+        self.line_number = line_number
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {
