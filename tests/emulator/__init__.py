@@ -1,0 +1,1 @@
+"""Tests of the emulator: endpoints, official-SDK client, spec conformance, properties."""
