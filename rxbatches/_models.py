@@ -53,6 +53,13 @@ class WireModel(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
+    def model_post_init(self, context: Any, /) -> None:
+        """Count ``type`` as set, so a model built in Python dumps it too."""
+        # Left at its default, ``exclude_unset`` would drop it and the dumped result or
+        # block could not be parsed back; the wire always carries it.
+        if "type" in type(self).model_fields:
+            self.model_fields_set.add("type")
+
     def to_wire(self) -> dict[str, Any]:
         """Return the JSON-ready dict of this model as it travels on the wire.
 
