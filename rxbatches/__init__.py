@@ -3,6 +3,8 @@
 The public API is exactly what ``__all__`` lists; every other module is private.
 """
 
+from ._batches import BatchService, BatchServiceWithRawResponse
+from ._client import Client
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -23,6 +25,8 @@ from ._errors import (
     RxBatchesError,
     UnprocessableEntityError,
 )
+from ._events import BatchSnapshot, BatchSubmitted, JobEvent, JobProgressed, ResultReceived
+from ._jobs import read_requests_jsonl
 from ._models import (
     BatchCreateParams,
     ContentBlock,
@@ -51,6 +55,8 @@ from ._models import (
     UnknownContentBlock,
     Usage,
 )
+from ._options import ClientOptions, RequestOptions
+from ._response import RawResponse
 from ._validation import MAX_BODY_BYTES, MAX_REQUESTS, validate_requests
 
 __version__ = "0.1.0.dev0"
@@ -66,6 +72,12 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BatchCreateParams",
+    "BatchService",
+    "BatchServiceWithRawResponse",
+    "BatchSnapshot",
+    "BatchSubmitted",
+    "Client",
+    "ClientOptions",
     "ConflictError",
     "ContentBlock",
     "CreateValidationError",
@@ -73,6 +85,8 @@ __all__ = [
     "ErrorObject",
     "ErrorResponse",
     "InternalServerError",
+    "JobEvent",
+    "JobProgressed",
     "Message",
     "MessageBatch",
     "MessageBatchCanceledResult",
@@ -91,10 +105,13 @@ __all__ = [
     "PermissionDeniedError",
     "ProcessingStatus",
     "RateLimitError",
+    "RawResponse",
     "RedactedThinkingBlock",
     "Request",
+    "RequestOptions",
     "RequestTooLargeError",
     "ResultLineError",
+    "ResultReceived",
     "RxBatchesError",
     "TextBlock",
     "ThinkingBlock",
@@ -102,5 +119,6 @@ __all__ = [
     "UnknownContentBlock",
     "UnprocessableEntityError",
     "Usage",
+    "read_requests_jsonl",
     "validate_requests",
 ]

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from .emulator import _cli as emulator_cli
+from ._cli import build_parser
+from ._cli import main as _main
 
-__all__ = ["main"]
-
-# Each entry registers one subcommand, which sets `handler` (Namespace -> exit status).
-_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
-    emulator_cli.add_parser,
-]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """Build the argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
-        prog="rxbatches", description="Anthropic's Message Batches API, from the command line."
-    )
-    subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for register in _COMMANDS:
-        register(subcommands)
-    return parser
+__all__ = ["build_parser", "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,9 +17,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Args:
         argv: The arguments (``None``: ``sys.argv[1:]``).
     """
-    args = build_parser().parse_args(argv)
-    handler: Callable[[argparse.Namespace], int] = args.handler
-    return handler(args)
+    return _main(argv)
 
 
 if __name__ == "__main__":

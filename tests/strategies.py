@@ -963,3 +963,17 @@ def mixed_create_requests(draw: st.DrawFn, *, max_size: int = 5) -> list[Any]:
         first, later = sorted(pair)
         requests[later] = {**requests[later], "custom_id": requests[first]["custom_id"]}
     return requests
+
+
+# --------------------------------------------------------------------------- client
+
+
+def listing_shapes(*, max_batches: int = 60) -> st.SearchStrategy[tuple[int, int]]:
+    """How many batches a workspace holds (0 to ``max_batches``) and a page size for list().
+
+    Page sizes favour the small ones (many pages) but reach past the number of batches.
+    """
+    return st.tuples(
+        st.integers(0, max_batches),
+        st.integers(1, 8) | st.integers(1, max_batches + 5) | st.just(1000),
+    )

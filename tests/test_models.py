@@ -9,8 +9,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-import strategies as wire
-from conftest import REFERENCE_DIR
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
@@ -37,6 +35,8 @@ from rxbatches import (
     Usage,
 )
 from rxbatches._models import WireModel
+from tests import strategies as wire
+from tests.conftest import REFERENCE_DIR
 
 StrategyFactory = Callable[..., st.SearchStrategy[dict[str, Any]]]
 

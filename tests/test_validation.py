@@ -7,7 +7,6 @@ import re
 from typing import Any, NamedTuple
 
 import pytest
-import strategies as wire
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,6 +19,7 @@ from rxbatches import (
     validate_requests,
 )
 from rxbatches._validation import encode_create_body, parse_create_body
+from tests import strategies as wire
 
 
 class Violation(NamedTuple):

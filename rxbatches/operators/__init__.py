@@ -4,8 +4,10 @@ Each function returns an operator for ``Observable.pipe``: over the results of a
 (``Observable[MessageBatchIndividualResponse]``) :func:`succeeded`, :func:`texts`,
 :func:`split_by_type`, :func:`join_requests` and :func:`resubmit_failed`; over its
 snapshots (``Observable[MessageBatch]``) :func:`progress`, and over the progress of
-several batches :func:`combine_progress`. Every one is cold: nothing runs until a
-subscription, and each subscription runs on its own.
+several batches :func:`combine_progress`; over the events of a job
+(:meth:`BatchService.run <rxbatches.BatchService.run>`) :func:`results`,
+:func:`batch_snapshots` and :func:`job_progress`. Every one is cold: nothing runs until
+a subscription, and each subscription runs on its own.
 
 Example:
     >>> import rxbatches.operators as rbo
@@ -15,12 +17,16 @@ Example:
     ... ).subscribe(lambda j: print(j.custom_id, "missing" if j.missing else "ok"))
     >>> results.pipe(rbo.texts()).subscribe(lambda t: print(t.custom_id, t.text))
     >>> snapshots.pipe(rbo.progress()).subscribe(lambda p: print(f"{p.fraction:.0%}"))
+    >>> batches.run(requests).pipe(rbo.results(), rbo.texts()).subscribe(print)
 """
 
+from ._batch_snapshots import batch_snapshots
 from ._combine_progress import JobProgress, combine_progress
+from ._job_progress import job_progress
 from ._join import JoinedResult, join_requests
 from ._progress import BatchProgress, Progress, progress
 from ._resubmit import RetryOn, resubmit_failed
+from ._results import results
 from ._split import ConnectableResultSplit, ResultSplit, split_by_type
 from ._succeeded import SucceededMessage, succeeded
 from ._texts import MessageText, texts
@@ -35,10 +41,13 @@ __all__ = [
     "ResultSplit",
     "RetryOn",
     "SucceededMessage",
+    "batch_snapshots",
     "combine_progress",
+    "job_progress",
     "join_requests",
     "progress",
     "resubmit_failed",
+    "results",
     "split_by_type",
     "succeeded",
     "texts",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from conftest import API_KEY
+from tests.conftest import API_KEY
 
 API_VERSION = "2023-06-01"
 BATCHES = "/v1/messages/batches"

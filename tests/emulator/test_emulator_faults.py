@@ -9,9 +9,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import API_KEY
 
 from rxbatches.emulator import Emulator, Fault, ManualClock
+from tests.conftest import API_KEY
 
 HEADERS = {"x-api-key": API_KEY, "anthropic-version": "2023-06-01"}
 PATH = "/v1/messages/batches"

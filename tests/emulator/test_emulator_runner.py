@@ -12,10 +12,10 @@ import urllib.request
 from typing import Any
 
 import pytest
-from conftest import API_KEY
 
 from rxbatches.__main__ import build_parser, main
 from rxbatches.emulator import Emulator, EmulatorThread, ManualClock
+from tests.conftest import API_KEY
 
 HEADERS = {"x-api-key": API_KEY, "anthropic-version": "2023-06-01"}
 PATH = "/v1/messages/batches"

@@ -14,7 +14,6 @@ from typing import Any
 
 import anthropic
 import pytest
-from conftest import API_KEY
 
 from rxbatches import Request
 from rxbatches.emulator import (
@@ -25,6 +24,7 @@ from rxbatches.emulator import (
     Succeed,
     default_responder,
 )
+from tests.conftest import API_KEY
 
 from ._wire import simple_request
 

@@ -20,7 +20,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import API_KEY, REFERENCE_DIR
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
@@ -28,6 +27,7 @@ from referencing.jsonschema import DRAFT202012
 
 from rxbatches import MAX_BODY_BYTES, Request
 from rxbatches.emulator import Emulator, Fail, ManualClock, Succeed, default_responder
+from tests.conftest import API_KEY, REFERENCE_DIR
 
 from ._wire import API_VERSION, BATCHES, simple_request
 

@@ -8,10 +8,13 @@ import rxbatches.operators as rbo
 from rxbatches import operators
 
 OPERATORS = [
+    "batch_snapshots",
     "combine_progress",
+    "job_progress",
     "join_requests",
     "progress",
     "resubmit_failed",
+    "results",
     "split_by_type",
     "succeeded",
     "texts",

@@ -1,0 +1,431 @@
+"""The batch service: every Message Batches operation as a cold Observable.
+
+Each operation is implemented once (:mod:`rxbatches._operations`) and exposed raw, as
+Observables of :class:`~rxbatches.RawResponse`; the typed methods of
+:class:`BatchService` map ``parse()`` over those, and
+:class:`~rxbatches.BatchServiceWithRawResponse` (:mod:`rxbatches._batches_raw`) is a
+thin view handing the raw ones out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from typing import Any, TypeVar
+
+from reactivex import Observable
+from reactivex import operators as ops
+
+from . import _operations as op
+from ._batches_raw import BatchServiceWithRawResponse
+from ._bridge import Bridge
+from ._events import JobEvent
+from ._http import HTTPClient
+from ._lifecycle import run_job
+from ._models import (
+    DeletedMessageBatch,
+    MessageBatch,
+    MessageBatchIndividualResponse,
+    MessageBatchPage,
+    Request,
+)
+from ._options import EffectiveOptions, RequestOptions
+from ._response import RawResponse
+from ._validation import MAX_BODY_BYTES, MAX_REQUESTS
+
+__all__ = ["BatchService", "BatchServiceWithRawResponse"]
+
+T = TypeVar("T")
+
+_DEFAULT_LIMIT = 20
+
+
+def _parse(raw: RawResponse[T]) -> T:
+    return raw.parse()
+
+
+class BatchService:
+    """``client.messages.batches``: the Message Batches API as cold Observables.
+
+    Every method returns at once, without sending anything; each subscription sends its
+    own request (so ``ops.retry(n)`` re-issues it), and disposing a subscription aborts
+    its request. Errors arrive in ``on_error`` as the typed errors of
+    :mod:`rxbatches` (bad input too: nothing is raised out of a method or of
+    ``subscribe``, except for an invalid ``interval`` or ``options``).
+
+    Items arrive on the event loop of the subscribing thread when it runs one (inside
+    asyncio), else on the client's background loop thread; use
+    ``ops.observe_on(scheduler)`` to move them to a UI thread.
+
+    Every method takes a keyword-only ``options: RequestOptions`` overriding the
+    timeout, retries, headers or query of that call.
+    """
+
+    def __init__(
+        self, http: HTTPClient, bridge: Bridge, defaults: RequestOptions | None = None
+    ) -> None:
+        self._http = http
+        self._bridge = bridge
+        self._defaults = defaults or RequestOptions()
+
+    def __repr__(self) -> str:
+        return f"<BatchService {self._http.options.base_url} defaults={self._defaults!r}>"
+
+    @cached_property
+    def with_raw_response(self) -> BatchServiceWithRawResponse:
+        """A view of this service whose methods emit :class:`~rxbatches.RawResponse` objects."""
+        return BatchServiceWithRawResponse(self)
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+    ) -> BatchService:
+        """Return a copy of this service with other defaults (``None`` keeps the current one).
+
+        Raises:
+            ValueError: For an invalid value, naming the field.
+
+        Example:
+            >>> quick = client.messages.batches.with_options(timeout=10.0, max_retries=0)
+        """
+        change = RequestOptions(
+            timeout=timeout,
+            max_retries=max_retries,
+            extra_headers=extra_headers or {},
+            extra_query=extra_query or {},
+        )
+        return BatchService(self._http, self._bridge, self._defaults.merged(change))
+
+    def _options(self, options: RequestOptions | None) -> EffectiveOptions:
+        return self._http.options.effective(self._defaults.merged(options))
+
+    # ----------------------------------------------------------------- raw operations
+
+    def _create(
+        self, requests: Iterable[Request | Mapping[str, Any]], options: RequestOptions | None
+    ) -> Observable[RawResponse[MessageBatch]]:
+        http, items, eff = self._http, op.as_sequence(requests), self._options(options)
+        return self._bridge.from_coroutine(lambda: op.create(http, items, eff))
+
+    def _create_encoded(
+        self, body: bytes, options: RequestOptions | None
+    ) -> Observable[MessageBatch]:
+        # For rxbatches._lifecycle: a job checks and encodes each batch's body itself.
+        http, eff = self._http, self._options(options)
+        return self._bridge.from_coroutine(lambda: op.create_encoded(http, body, eff)).pipe(
+            ops.map(_parse)
+        )
+
+    def _retrieve(
+        self, message_batch_id: str, options: RequestOptions | None
+    ) -> Observable[RawResponse[MessageBatch]]:
+        http, eff = self._http, self._options(options)
+        return self._bridge.from_coroutine(lambda: op.retrieve(http, message_batch_id, eff))
+
+    def _cancel(
+        self, message_batch_id: str, options: RequestOptions | None
+    ) -> Observable[RawResponse[MessageBatch]]:
+        http, eff = self._http, self._options(options)
+        return self._bridge.from_coroutine(lambda: op.cancel(http, message_batch_id, eff))
+
+    def _delete(
+        self, message_batch_id: str, options: RequestOptions | None
+    ) -> Observable[RawResponse[DeletedMessageBatch]]:
+        http, eff = self._http, self._options(options)
+        return self._bridge.from_coroutine(lambda: op.delete(http, message_batch_id, eff))
+
+    def _list_pages(
+        self,
+        limit: int,
+        before_id: str | None,
+        after_id: str | None,
+        options: RequestOptions | None,
+    ) -> Observable[RawResponse[MessageBatchPage]]:
+        http, eff = self._http, self._options(options)
+        return self._bridge.from_async_iterable(
+            lambda: op.list_pages(http, limit, before_id, after_id, eff)
+        )
+
+    def _results(
+        self, message_batch_id: str, options: RequestOptions | None
+    ) -> Observable[RawResponse[op.ResultChunk]]:
+        http, eff = self._http, self._options(options)
+        return self._bridge.from_async_iterable(lambda: op.results(http, message_batch_id, eff))
+
+    def _watch(
+        self, message_batch_id: str, interval: float, options: RequestOptions | None
+    ) -> Observable[RawResponse[MessageBatch]]:
+        http, eff, every = self._http, self._options(options), op.check_interval(interval)
+        return self._bridge.from_async_iterable(
+            lambda: op.watch(http, message_batch_id, every, eff)
+        )
+
+    # ----------------------------------------------------------------- typed methods
+
+    def create(
+        self,
+        requests: Iterable[Request | Mapping[str, Any]],
+        *,
+        options: RequestOptions | None = None,
+    ) -> Observable[MessageBatch]:
+        """Create a batch of Messages API requests.
+
+        The requests are checked against every rule of the API at subscribe, before
+        anything is sent. A create is never retried in a way that could make two
+        batches: only failures proving nothing was created (connection refused, 429,
+        503, 529) are retried.
+
+        ::
+
+            subscribe ──(batch)|        bad requests:  subscribe ──X CreateValidationError
+
+        Args:
+            requests: The requests, as :class:`~rxbatches.Request` models or plain dicts
+                (``{"custom_id": ..., "params": {...}}``); an iterator is read once, at
+                this call.
+            options: Per-call overrides.
+
+        Returns:
+            An Observable of the new :class:`~rxbatches.MessageBatch` (``in_progress``).
+        """
+        return self._create(requests, options).pipe(ops.map(_parse))
+
+    def retrieve(
+        self, message_batch_id: str, *, options: RequestOptions | None = None
+    ) -> Observable[MessageBatch]:
+        """Fetch a batch's current state.
+
+        ::
+
+            subscribe ──(batch)|        unknown id:  subscribe ──X NotFoundError
+
+        Args:
+            message_batch_id: The batch id (``msgbatch_...``); an empty or path-like id
+                fails with ``ValueError`` before anything is sent.
+            options: Per-call overrides.
+        """
+        return self._retrieve(message_batch_id, options).pipe(ops.map(_parse))
+
+    def list(
+        self,
+        *,
+        limit: int = _DEFAULT_LIMIT,
+        before_id: str | None = None,
+        after_id: str | None = None,
+        options: RequestOptions | None = None,
+    ) -> Observable[MessageBatch]:
+        """Every batch of the workspace, newest first, fetching pages as they are needed.
+
+        A page is requested only when the previous one has been emitted and the
+        subscription is still alive: ``list().pipe(ops.take(5))`` fetches just the pages
+        holding those five.
+
+        ::
+
+            page 1           page 2
+            ──b1──b2──b3─────b4──b5──|
+
+        Args:
+            limit: Batches per page (1 to 1000), not a total: bound the items with
+                ``ops.take(n)``.
+            before_id: List the batches newer than this id (paging backwards).
+            after_id: List the batches older than this id.
+            options: Per-call overrides (applied to every page).
+        """
+        http, eff = self._http, self._options(options)
+        return self._bridge.from_async_batches(
+            lambda: op.items(op.list_pages(http, limit, before_id, after_id, eff))
+        )
+
+    def list_pages(
+        self,
+        *,
+        limit: int = _DEFAULT_LIMIT,
+        before_id: str | None = None,
+        after_id: str | None = None,
+        options: RequestOptions | None = None,
+    ) -> Observable[MessageBatchPage]:
+        """The pages of the listing, one item per page, each fetched when needed.
+
+        ::
+
+            ──(page 1)──(page 2)──(last page)|
+
+        Args:
+            limit: Batches per page (1 to 1000).
+            before_id: List the batches newer than this id (paging backwards).
+            after_id: List the batches older than this id.
+            options: Per-call overrides.
+        """
+        return self._list_pages(limit, before_id, after_id, options).pipe(ops.map(_parse))
+
+    def cancel(
+        self, message_batch_id: str, *, options: RequestOptions | None = None
+    ) -> Observable[MessageBatch]:
+        """Ask for a batch to be canceled; it answers in ``canceling`` state.
+
+        ::
+
+            subscribe ──(batch: canceling)|
+
+        Args:
+            message_batch_id: The batch id.
+            options: Per-call overrides.
+        """
+        return self._cancel(message_batch_id, options).pipe(ops.map(_parse))
+
+    def delete(
+        self, message_batch_id: str, *, options: RequestOptions | None = None
+    ) -> Observable[DeletedMessageBatch]:
+        """Delete an ended batch (cancel it first if it is still processing).
+
+        ::
+
+            subscribe ──(deleted)|        not ended yet:  subscribe ──X BadRequestError
+
+        Args:
+            message_batch_id: The batch id.
+            options: Per-call overrides.
+        """
+        return self._delete(message_batch_id, options).pipe(ops.map(_parse))
+
+    def results_streaming(
+        self, message_batch_id: str, *, options: RequestOptions | None = None
+    ) -> Observable[MessageBatchIndividualResponse]:
+        """Stream an ended batch's results, one item per line, as the bytes arrive.
+
+        One request to ``/v1/messages/batches/{id}/results`` under the configured base
+        URL (no retrieve first; the key never goes to another host). Lines are parsed as
+        they arrive in constant memory, whatever the file size; results are not in
+        request order: match them by ``custom_id``. Disposing aborts the download.
+
+        ::
+
+            subscribe ──r1──r2──r3── ... ──rN|
+            malformed line 17:      ──r1── ... ──r16──X ResultLineError
+            connection lost:        ──r1── ... ──X APIConnectionError
+            batch not ended yet:    subscribe ──X BadRequestError
+
+        Args:
+            message_batch_id: The batch id.
+            options: Per-call overrides (``timeout`` is per read: a long download is
+                never cut off while bytes keep arriving). A failure mid-stream is not
+                retried: part of the results has been delivered.
+        """
+        http, eff = self._http, self._options(options)
+        return self._bridge.from_async_batches(
+            lambda: op.result_items(op.results(http, message_batch_id, eff))
+        )
+
+    def watch(
+        self,
+        message_batch_id: str,
+        *,
+        interval: float = 5.0,
+        options: RequestOptions | None = None,
+    ) -> Observable[MessageBatch]:
+        """Poll a batch until it has ended: a snapshot now, then one every ``interval``.
+
+        One poll at a time: the next waits ``interval`` after the previous answer, so a
+        slow answer delays it and polls never overlap. Completes right after the first
+        snapshot whose ``processing_status`` is ``ended``. Transient failures are retried
+        by the request policy; once retries are exhausted the error ends the stream.
+
+        ::
+
+            subscribe ──s1─────s2─────s3(ended)|
+                        |<--->|  interval (after each answer)
+
+        Args:
+            message_batch_id: The batch id.
+            interval: Seconds between the end of one poll and the start of the next.
+            options: Per-call overrides (applied to every poll).
+
+        Raises:
+            ValueError: ``interval`` is not a number > 0 (raised by this call).
+        """
+        return self._watch(message_batch_id, interval, options).pipe(ops.map(_parse))
+
+    def run(
+        self,
+        requests: Iterable[Request | Mapping[str, Any]],
+        *,
+        interval: float = 5.0,
+        max_concurrent_batches: int = 2,
+        max_requests_per_batch: int = MAX_REQUESTS,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        cancel_on_dispose: bool = False,
+        options: RequestOptions | None = None,
+    ) -> Observable[JobEvent]:
+        """Run a whole job: create its batches, watch them, stream their results.
+
+        One subscription drives everything. The requests are read lazily, a batch at a
+        time, checked against the API's rules as they stream past (``custom_id``
+        uniqueness across the whole job), and cut into batches of at most
+        ``max_requests_per_batch`` requests and ``max_body_bytes`` bytes. Up to
+        ``max_concurrent_batches`` batches run at once; each is created, then watched
+        every ``interval`` until it has ended, then its results are streamed; then the
+        next batch is read. Everything arrives as typed events in one stream (here three
+        batches, two at a time):
+
+        ::
+
+            run(requests):       ──S0P─S1P─B0P─B1P─···─B0'P─r─r─S2P─B1'P─r─r─B2P─···─B2'P─r─r─|
+            rbo.results():       ──────────────────···──────r─r──────────r─r─────···──────r─r─|
+            rbo.job_progress():  ────p───p───p───p─···────p───────p────p───────p─···────P─────|
+
+        ``S``: :class:`~rxbatches.BatchSubmitted`; ``B``: :class:`~rxbatches.BatchSnapshot`
+        (``B'``: ended); ``P``: :class:`~rxbatches.JobProgressed`, after each of those, with
+        the progress of the whole job (the last ``P`` has ``ended=True``, fraction 1.0);
+        ``r``: :class:`~rxbatches.ResultReceived`. Pick one kind with
+        ``rxbatches.operators.results()``, ``batch_snapshots()`` or ``job_progress()``. A bad
+        request ends the stream with ``CreateValidationError`` (naming its job index,
+        field and rule) before the batch that would hold it is created; batches created
+        earlier keep running on the server.
+
+        Only one batch body per running batch (plus the one being read) is held in
+        memory, and results are streamed, not collected. Each subscription reads
+        ``requests`` again: a list or :func:`~rxbatches.read_requests_jsonl` can be run
+        several times, a generator only once. Disposing stops the polls and downloads
+        but leaves the batches running on the server, unless ``cancel_on_dispose``.
+
+        Args:
+            requests: The requests, as :class:`~rxbatches.Request` models or dicts, in any
+                iterable: a list, a generator, :func:`~rxbatches.read_requests_jsonl`.
+            interval: Seconds between polls of each batch.
+            max_concurrent_batches: How many batches may be in flight at once.
+            max_requests_per_batch: At most this many requests per batch (1 to 100,000).
+            max_body_bytes: At most this many bytes per create body (up to 256 MiB).
+            cancel_on_dispose: On dispose, ask the server to cancel the job's batches
+                that have not ended (fire and forget; a create in flight is aborted, and
+                a batch it may have made is not known).
+            options: Per-call overrides, applied to every request of the job.
+
+        Returns:
+            A cold Observable of the job's :data:`~rxbatches.JobEvent` events.
+
+        Raises:
+            ValueError: For an invalid interval or limit (raised by this call).
+            TypeError: If ``requests`` is not an iterable of requests.
+
+        Example:
+            >>> job = batches.run(read_requests_jsonl("requests.jsonl"), interval=30)
+            >>> job.pipe(ops.publish(lambda events: reactivex.merge(
+            ...     events.pipe(rbo.job_progress(), ops.do_action(show)),
+            ...     events.pipe(rbo.results(), ops.do_action(save)),
+            ... ))).run()
+        """
+        return run_job(
+            self,
+            requests,
+            interval=interval,
+            max_concurrent_batches=max_concurrent_batches,
+            max_requests_per_batch=max_requests_per_batch,
+            max_body_bytes=max_body_bytes,
+            cancel_on_dispose=cancel_on_dispose,
+            options=options,
+        )

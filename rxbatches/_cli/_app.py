@@ -1,0 +1,155 @@
+"""The parser, the dispatch and the exit codes of the ``rxbatches`` command line.
+
+Exit codes: 0 on success; 1 for an API or usage error, reported as one ``error: ...``
+line on stderr (never a traceback, never the API key); 130 on Ctrl-C, after the
+running subscription was disposed and the client closed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn, cast
+
+from rxbatches.emulator import _cli as emulator_cli
+
+from . import _commands, _demo
+from ._format import describe_error, redact
+from ._session import CommandError, Session, add_common_options
+
+__all__ = ["build_parser", "main"]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+_DESCRIPTION = """\
+Anthropic's Message Batches API from the command line, with live progress.
+Start with `rxbatches demo`: a whole batch job against the embedded emulator.
+"""
+
+_EPILOG = """\
+The API key comes from --api-key or $ANTHROPIC_API_KEY, the base URL from --base-url or
+$ANTHROPIC_BASE_URL. Progress goes to stderr (a live bar on a terminal, plain lines
+otherwise); data goes to stdout. Exit status: 0 ok, 1 error, 130 interrupted.
+"""
+
+
+class _UsageError(SystemExit):
+    """argparse rejected the command line (a ``SystemExit``, as argparse's own error is)."""
+
+    def __init__(self, message: str, prog: str) -> None:
+        super().__init__(EXIT_ERROR)
+        self.message = message
+        self.prog = prog
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors become one line and exit status 1."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(message, self.prog)
+
+
+def _client_command(handler: Callable[[Session], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        return handler(Session(args))
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the parser of every subcommand."""
+    parser = _Parser(
+        prog="rxbatches",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_common_options(parser, suppress=False)
+    common = _Parser(add_help=False)
+    add_common_options(common, suppress=True)
+    output_only = _Parser(add_help=False)  # the demo brings its own emulator and key
+    add_common_options(output_only, suppress=True, connection=False)
+    subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = subcommands.add_parser(
+        "demo",
+        parents=[output_only],
+        help="run a whole batch job against the embedded emulator (start here)",
+        description="Start the embedded emulator, submit a few thousand requests (some of "
+        "which fail), show live progress, stream the results to a file and print a summary.",
+    )
+    _demo.add_arguments(demo)
+    demo.set_defaults(handler=_client_command(_demo.demo))
+
+    # The emulator registers itself on plain parsers; ours only differ in error().
+    emulator_cli.add_parser(
+        cast("argparse._SubParsersAction[argparse.ArgumentParser]", subcommands)
+    )
+
+    for name, help_text, add_arguments, handler in _commands.COMMANDS:
+        sub = subcommands.add_parser(name, parents=[common], help=help_text, description=help_text)
+        add_arguments(sub)
+        sub.set_defaults(handler=_client_command(handler))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status.
+
+    Args:
+        argv: The arguments (``None``: ``sys.argv[1:]``).
+    """
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    secrets = [os.environ.get("ANTHROPIC_API_KEY"), *_given_keys(arguments)]
+    try:
+        try:
+            args = build_parser().parse_args(arguments)
+        except _UsageError as exc:
+            return _fail(f"{exc.message} (see `{exc.prog} --help`)", secrets)
+        except SystemExit as exc:  # --help and --version
+            return exc.code if isinstance(exc.code, int) else EXIT_OK
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        try:
+            return handler(args)
+        except CommandError as exc:
+            return _fail(str(exc), secrets)
+        except BrokenPipeError:
+            # The reader went away (`rxbatches list | head -1`): nothing left to say.
+            _silence_stdout()
+            return EXIT_ERROR
+        except Exception as exc:  # every failure is one line, never a traceback
+            return _fail(describe_error(exc), secrets)
+    except KeyboardInterrupt:
+        # The subscription was disposed and the client closed on the way up.
+        sys.stderr.write("\ninterrupted\n")
+        sys.stderr.flush()
+        return EXIT_INTERRUPTED
+
+
+def _given_keys(arguments: Sequence[str]) -> list[str]:
+    keys = []
+    for i, item in enumerate(arguments):
+        if item == "--api-key" and i + 1 < len(arguments):
+            keys.append(arguments[i + 1])
+        elif item.startswith("--api-key="):
+            keys.append(item.partition("=")[2])
+    return keys
+
+
+def _fail(message: str, secrets: Sequence[str | None]) -> int:
+    sys.stderr.write(f"error: {redact(message, secrets)}\n")
+    sys.stderr.flush()
+    return EXIT_ERROR
+
+
+def _silence_stdout() -> None:
+    # Further writes (the interpreter's final flush) must not raise again.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

@@ -1,0 +1,360 @@
+"""The HTTP layer: the only module that uses aiohttp's client.
+
+It owns one ``aiohttp.ClientSession`` per event loop (a session belongs to the loop it
+was created on), builds the headers, applies per-read timeouts, retries with backoff
+as the official SDKs do, and turns every failure into an error of :mod:`rxbatches._errors`
+(raw aiohttp exceptions never leave this module).
+
+Retries follow :mod:`rxbatches._retry` (``max_retries`` after the first attempt, 2 by
+default; a create is only retried when nothing can have been created). aiohttp itself
+also re-sends a GET or DELETE once when the connection drops before an answer (RFC 9112
+section 9.3.1); that attempt is not counted in ``max_retries``. It never re-sends a
+POST, so the create policy holds.
+
+Redirects are not followed, so the API key is only ever sent to the configured base
+URL; a 3xx answer is an :class:`~rxbatches.APIStatusError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from typing import TypeVar
+
+import aiohttp
+
+from ._errors import APIConnectionError, APIError, APITimeoutError
+from ._options import ClientOptions, EffectiveOptions
+from ._response import RawResponse, scrub, status_error
+from ._retry import retry_delay, should_retry_status
+
+__all__ = ["ANTHROPIC_VERSION", "USER_AGENT", "HTTPClient", "StreamResponse"]
+
+T = TypeVar("T")
+
+ANTHROPIC_VERSION = "2023-06-01"
+
+try:
+    _VERSION = metadata.version("rxbatches")
+except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+    _VERSION = "0+unknown"
+USER_AGENT = f"rxbatches/{_VERSION}"
+
+log = logging.getLogger("rxbatches")
+
+
+class StreamResponse:
+    """An open 2xx response whose body is read chunk by chunk (see :meth:`HTTPClient.stream`)."""
+
+    def __init__(
+        self, response: aiohttp.ClientResponse, *, url: str, retries_taken: int, secret: str
+    ) -> None:
+        self._response = response
+        self._secret = secret
+        self.status_code = response.status
+        self.headers: Mapping[str, str] = response.headers
+        self.method = response.method
+        self.url = url
+        self.retries_taken = retries_taken
+
+    @property
+    def request_id(self) -> str | None:
+        """The ``request-id`` header of the response."""
+        return self.headers.get("request-id")
+
+    def raw(self, value: T) -> RawResponse[T]:
+        """Wrap an already decoded value with this response's status and headers."""
+        return RawResponse(
+            status_code=self.status_code,
+            headers=self.headers,
+            method=self.method,
+            url=self.url,
+            retries_taken=self.retries_taken,
+            content=None,
+            parser=lambda _raw: value,
+        )
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """Yield the body's bytes as they arrive, in chunks of whatever size the network gives.
+
+        Raises:
+            APIConnectionError: The connection was lost (or the body cut short) before the
+                end of the body: never a silent end.
+            APITimeoutError: No byte arrived within the read timeout.
+        """
+        readany = self._response.content.readany
+        try:
+            while chunk := await readany():
+                yield chunk
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise _transport_error(
+                exc, self.method, self.url, mid_body=True, secret=self._secret
+            ) from None
+
+
+def _may_retry_transport(exc: BaseException, *, create: bool) -> bool:
+    if isinstance(exc, aiohttp.ClientSSLError | aiohttp.ServerFingerprintMismatch):
+        return False  # a certificate problem does not go away by asking again
+    if create:
+        # Only failures to open the connection prove that no byte of the body went out.
+        return isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
+    return True
+
+
+def _transport_error(
+    exc: BaseException, method: str, url: str, *, mid_body: bool = False, secret: str = ""
+) -> APIConnectionError:
+    detail = scrub(str(exc) or type(exc).__name__, secret)
+    where = "while reading the response body" if mid_body else "before an answer"
+    if isinstance(exc, asyncio.TimeoutError):
+        kind = "connecting" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "reading"
+        return APITimeoutError(
+            f"{method} {url}: timed out {kind} ({where}): {detail}", method=method, url=url
+        )
+    return APIConnectionError(
+        f"{method} {url}: connection failed {where}: {type(exc).__name__}: {detail}",
+        method=method,
+        url=url,
+    )
+
+
+# --------------------------------------------------------------------------- client
+
+
+@dataclass(slots=True)
+class _LoopSession:
+    session: aiohttp.ClientSession
+    guard: AsyncGenerator[None, None]
+
+
+class HTTPClient:
+    """Sends API requests on whichever event loop calls it, one session per loop.
+
+    Sessions are created lazily on first use. Each is also registered as an async
+    generator on its loop, so that a loop shut down by ``asyncio.run`` (or any
+    ``asyncio.Runner``) closes it even when the client is never closed; :meth:`detach`
+    hands them all to the owner for an orderly close.
+    """
+
+    def __init__(self, options: ClientOptions) -> None:
+        self.options = options
+        self._sessions: dict[asyncio.AbstractEventLoop, _LoopSession] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self._base_headers = {
+            "x-api-key": options.api_key,
+            "anthropic-version": ANTHROPIC_VERSION,
+            "user-agent": USER_AGENT,
+        }
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`detach` was called: no new session will be created."""
+        return self._closed
+
+    def __repr__(self) -> str:
+        return f"<HTTPClient {self.options.base_url} sessions={len(self._sessions)}>"
+
+    # ----------------------------------------------------------------- sessions
+
+    async def _session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        entry = self._sessions.get(loop)
+        if entry is not None and not entry.session.closed:
+            return entry.session
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this rxbatches Client is closed")
+            session = aiohttp.ClientSession(
+                headers=self._base_headers, auto_decompress=True, trust_env=False
+            )
+            guard = self._guard(loop, session)
+            self._sessions[loop] = _LoopSession(session, guard)
+        # Its first step registers the guard with the loop's async-generator hooks.
+        await anext(guard)
+        return session
+
+    async def _guard(
+        self, loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession
+    ) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            with self._lock:
+                entry = self._sessions.get(loop)
+                if entry is not None and entry.session is session:
+                    del self._sessions[loop]
+            if not session.closed:
+                await session.close()
+
+    def detach(self) -> list[tuple[asyncio.AbstractEventLoop, Callable[[], Awaitable[None]]]]:
+        """Stop making sessions; return each loop with a coroutine function closing its session.
+
+        The owner runs each closer on its own loop (a session can only be closed there).
+        """
+        with self._lock:
+            self._closed = True
+            entries = list(self._sessions.items())
+        return [(loop, entry.guard.aclose) for loop, entry in entries]
+
+    # ----------------------------------------------------------------- requests
+
+    def _url(self, path: str) -> str:
+        return self.options.base_url + path
+
+    def _headers(self, options: EffectiveOptions, *, body: bool, accept: str) -> dict[str, str]:
+        headers = {"accept": accept}
+        if body:
+            headers["content-type"] = "application/json"
+        headers.update(options.extra_headers)
+        return headers
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        parser: Callable[[RawResponse[T]], T],
+        *,
+        options: EffectiveOptions,
+        query: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        create: bool = False,
+    ) -> RawResponse[T]:
+        """Send a request (with retries) and read its whole body.
+
+        Args:
+            method: The HTTP method.
+            path: The path under the base URL, already percent-encoded.
+            parser: Decodes the body when :meth:`RawResponse.parse` is called.
+            options: The effective options of this request.
+            query: Query parameters (``options.extra_query`` is added).
+            body: A JSON body, already encoded.
+            create: Apply the create retry policy (never risk a second batch).
+
+        Raises:
+            APIStatusError: A non-2xx answer, after retries.
+            APIConnectionError: No answer, after retries.
+        """
+        url = self._url(path)
+        response, content, retries = await self._send(
+            method, url, options, query, body, create=create, read=True
+        )
+        return RawResponse(
+            status_code=response.status,
+            headers=response.headers,
+            method=method,
+            url=url,
+            retries_taken=retries,
+            content=content,
+            parser=parser,
+        )
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        options: EffectiveOptions,
+        query: Mapping[str, str] | None = None,
+        accept: str = "application/x-jsonl, application/json",
+    ) -> AsyncIterator[StreamResponse]:
+        """Send a request (with retries until a 2xx head arrives) and stream its body.
+
+        The response is closed when the block exits, on every path; leaving before the
+        end of the body closes that connection instead of returning it to the pool. A
+        failure in the middle of the body is not retried (the caller has seen part of it).
+        """
+        url = self._url(path)
+        response, _, retries = await self._send(
+            method, url, options, query, None, create=False, read=False, accept=accept
+        )
+        try:
+            yield StreamResponse(
+                response, url=url, retries_taken=retries, secret=self.options.api_key
+            )
+        finally:
+            if response.content.at_eof():
+                response.release()
+            else:
+                response.close()
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        options: EffectiveOptions,
+        query: Mapping[str, str] | None,
+        body: bytes | None,
+        *,
+        create: bool,
+        read: bool,
+        accept: str = "application/json",
+    ) -> tuple[aiohttp.ClientResponse, bytes | None, int]:
+        session = await self._session()
+        headers = self._headers(options, body=body is not None, accept=accept)
+        params = {**(query or {}), **options.extra_query}
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=options.connect_timeout, sock_read=options.timeout
+        )
+        secret = self.options.api_key
+        retries = 0
+        while True:
+            response: aiohttp.ClientResponse | None = None
+            try:
+                response = await session.request(
+                    method,
+                    url,
+                    params=params or None,
+                    data=body,
+                    headers=headers,
+                    timeout=timeout,
+                    allow_redirects=False,
+                )
+                if 200 <= response.status < 300:
+                    content = await response.read() if read else None
+                    return response, content, retries
+                error: APIError = status_error(
+                    response.status,
+                    response.reason or "",
+                    response.headers,
+                    await response.read(),
+                    method,
+                    url,
+                    secret,
+                )
+                retry = not 300 <= response.status < 400 and should_retry_status(
+                    response.status, response.headers, create=create
+                )
+                error_headers: Mapping[str, str] | None = response.headers
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                if response is not None:
+                    response.close()
+                mid_body = response is not None
+                error = _transport_error(exc, method, url, mid_body=mid_body, secret=secret)
+                # A create whose answer had started arriving was received by the server.
+                retry = _may_retry_transport(exc, create=create) and not (create and mid_body)
+                error_headers = None
+            except BaseException:
+                if response is not None:
+                    response.close()
+                raise
+            if not retry or retries >= options.max_retries:
+                raise error
+            delay = retry_delay(retries, error_headers)
+            log.info(
+                "retrying %s %s in %.3fs (retry %d of %d): %s",
+                method,
+                url,
+                delay,
+                retries + 1,
+                options.max_retries,
+                error,
+            )
+            await asyncio.sleep(delay)
+            retries += 1

@@ -1,0 +1,278 @@
+"""Splitting a job's requests into batches: lazily, by count and by serialised size.
+
+A job is any iterable of requests, however long. :class:`Chunker` reads it one request
+at a time, checks each with the shared create rules (:mod:`rxbatches._validation`) as it
+streams past, checks ``custom_id`` uniqueness across the whole job, serialises each
+request once, and closes a batch body before it would exceed either limit. Only the
+serialised bytes of the batch being built are held (plus one request read ahead, so the
+last batch is known as such), never the whole job.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from ._errors import CreateValidationError
+from ._models import Request
+from ._validation import MAX_BODY_BYTES, MAX_REQUESTS, validate_requests
+
+__all__ = ["Chunk", "Chunker", "check_job_limits", "read_requests_jsonl"]
+
+_REQUEST: TypeAdapter[Request] = TypeAdapter(Request)
+_OPEN = b'{"requests":['
+_CLOSE = b"]}"
+_ENVELOPE = len(_OPEN) + len(_CLOSE)
+_END: Any = object()
+
+
+class Chunk:
+    """The create body of one batch of a job, and where its requests sit in the job."""
+
+    __slots__ = ("_body", "first", "index", "last", "size")
+
+    def __init__(self, *, index: int, first: int, size: int, body: bytes, last: bool) -> None:
+        self.index = index
+        """The batch's position in the job, from 0."""
+        self.first = first
+        """The job index of its first request."""
+        self.size = size
+        """How many requests it holds."""
+        self.last = last
+        """Whether the input was exhausted with it (no batch follows)."""
+        self._body: bytes | None = body
+
+    def take_body(self) -> bytes:
+        """Hand the body over once, so it is released as soon as it has been sent.
+
+        Raises:
+            RuntimeError: If it was taken already.
+        """
+        body, self._body = self._body, None
+        if body is None:
+            raise RuntimeError(f"the body of batch {self.index} of the job was already sent")
+        return body
+
+
+def check_job_limits(max_requests_per_batch: object, max_body_bytes: object) -> tuple[int, int]:
+    """Check the per-batch limits of a job.
+
+    Raises:
+        ValueError: Naming the argument, for a value that is not an int in range.
+    """
+    return (
+        _check_int("max_requests_per_batch", max_requests_per_batch, 1, MAX_REQUESTS),
+        _check_int("max_body_bytes", max_body_bytes, _ENVELOPE + 2, MAX_BODY_BYTES),
+    )
+
+
+def _check_int(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name}: must be an int from {low:,} to {high:,}, got {value!r}")
+    return value
+
+
+def _at(exc: CreateValidationError, index: int) -> CreateValidationError:
+    """Move an error about ``requests[0]`` of a one-request check to the request's job index."""
+    field = exc.field
+    if field.startswith("requests[0]"):
+        field = f"requests[{index}]{field[len('requests[0]') :]}"
+    return CreateValidationError(field, exc.rule, index=index)
+
+
+class Chunker:
+    """Reads a job's requests lazily and cuts them into batch bodies.
+
+    Thread-safe: each :meth:`next_chunk` runs under a lock, so the job's batches may be
+    started from any thread. After an error, or once the input is exhausted, it returns
+    ``None``; :meth:`close` closes the input iterator (a generator, a file).
+    """
+
+    def __init__(
+        self,
+        requests: Iterable[Request | Mapping[str, Any]],
+        *,
+        max_requests: int,
+        max_body_bytes: int,
+    ) -> None:
+        self._source = requests
+        self._items: Iterator[Request | Mapping[str, Any]] | None = None
+        self._max_requests = max_requests
+        self._max_body = max_body_bytes
+        self._lock = threading.Lock()
+        self._seen: dict[str, int] = {}
+        self._read = 0  # requests taken from the input so far
+        self._ahead: bytes | None = None  # the request read ahead, serialised
+        self._error: Exception | None = None  # raised by the read ahead, kept for its chunk
+        self._batches = 0
+        self._finished = False
+        self._complete = False
+        self.requests_in_chunks = 0
+        """How many requests the chunks handed out so far hold."""
+
+    @property
+    def complete(self) -> bool:
+        """Whether the whole input has been read and its last chunk handed out."""
+        return self._complete
+
+    def _read_one(self) -> bytes | None:
+        """The next request, checked and serialised; ``None`` at the end of the input."""
+        if self._items is None:
+            self._items = iter(self._source)
+        item = next(self._items, _END)
+        if item is _END:
+            return None
+        index = self._read
+        self._read += 1
+        try:
+            (model,) = validate_requests([item])
+        except CreateValidationError as exc:
+            raise _at(exc, index) from None
+        first = self._seen.setdefault(model.custom_id, index)
+        if first != index:
+            raise CreateValidationError(
+                f"requests[{index}].custom_id",
+                f"{model.custom_id!r} is not unique in the job (also used by requests[{first}])",
+                index=index,
+            )
+        encoded = _REQUEST.dump_json(model, exclude_unset=True, by_alias=True)
+        if _ENVELOPE + len(encoded) > self._max_body:
+            raise CreateValidationError(
+                f"requests[{index}]",
+                f"is {len(encoded):,} bytes serialised; a batch body holds at most "
+                f"{self._max_body:,}",
+                index=index,
+            )
+        return encoded
+
+    def _peek(self) -> None:
+        # Read one past a full batch, to know whether it is the last. An error here
+        # belongs to the next batch: keep it, so this one still goes out.
+        try:
+            self._ahead = self._read_one()
+        except Exception as exc:
+            self._error = exc
+
+    def next_chunk(self) -> Chunk | None:
+        """Read the next batch's worth of requests.
+
+        Returns:
+            The next chunk, or ``None`` once the input is exhausted or has failed.
+
+        Raises:
+            CreateValidationError: A request breaks a rule (naming its job index), or the
+                job holds no request at all.
+            Exception: Whatever iterating the input raised.
+        """
+        with self._lock:
+            if self._finished:
+                return None
+            try:
+                return self._next_chunk()
+            except BaseException:
+                self._finished = True
+                raise
+
+    def _next_chunk(self) -> Chunk | None:
+        if self._items is None:
+            self._ahead = self._read_one()
+        if self._error is not None:
+            raise self._error
+        if self._ahead is None:
+            self._finished = True
+            self._complete = self._batches > 0
+            if self._batches == 0:
+                raise CreateValidationError("requests", "must hold at least 1 request")
+            return None
+        first = self.requests_in_chunks
+        parts: list[bytes] = []
+        size = _ENVELOPE - 1  # the separators: one fewer than the requests
+        while self._ahead is not None:
+            encoded = self._ahead
+            if parts and size + 1 + len(encoded) > self._max_body:
+                break  # it opens the next batch
+            parts.append(encoded)
+            size += 1 + len(encoded)
+            self._ahead = None
+            if len(parts) == self._max_requests:
+                self._peek()
+                break
+            # An error here is about a request of this batch: the batch is not sent.
+            self._ahead = self._read_one()
+        last = self._ahead is None and self._error is None
+        self._finished = self._complete = last
+        chunk = Chunk(
+            index=self._batches,
+            first=first,
+            size=len(parts),
+            body=_OPEN + b",".join(parts) + _CLOSE,
+            last=last,
+        )
+        self._batches += 1
+        self.requests_in_chunks += len(parts)
+        return chunk
+
+    def close(self) -> None:
+        """Stop reading: close the input iterator if it can be closed (a generator, a file)."""
+        with self._lock:
+            self._finished = True
+            self._ahead = None
+            close = getattr(self._items, "close", None)
+            if callable(close):
+                close()
+
+
+class _JsonlRequests:
+    """The requests of a JSONL file, read again (lazily) on each iteration."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"read_requests_jsonl({str(self.path)!r})"
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        with self.path.open("rb") as lines:
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    item = json.loads(line)
+                except ValueError as exc:
+                    raise ValueError(
+                        f"{self.path}, line {number}: not valid JSON ({exc})"
+                    ) from None
+                if not isinstance(item, dict):
+                    raise ValueError(
+                        f"{self.path}, line {number}: a request must be a JSON object,"
+                        f" not {type(item).__name__}"
+                    )
+                yield item
+
+
+def read_requests_jsonl(path: str | PathLike[str]) -> Iterable[dict[str, Any]]:
+    """The requests of a JSONL file (one ``{"custom_id": ..., "params": {...}}`` per line).
+
+    The file is read lazily, a line at a time, each time the result is iterated (so a
+    job built on it can be subscribed again); blank lines are skipped. Lines are not
+    checked here: :meth:`BatchService.run <rxbatches.BatchService.run>` checks every
+    request as it streams past.
+
+    Args:
+        path: The file.
+
+    Returns:
+        A re-iterable of the requests as dicts. Iterating it raises ``OSError`` if the file
+        cannot be opened, and ``ValueError`` naming the file and line number for a line
+        that is not a JSON object.
+
+    Example:
+        >>> job = client.messages.batches.run(read_requests_jsonl("requests.jsonl"))
+    """
+    return _JsonlRequests(Path(path))

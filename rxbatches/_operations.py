@@ -1,0 +1,272 @@
+"""The batch operations as coroutines and async generators of raw responses.
+
+Each operation is written once, here, on the HTTP layer; :mod:`rxbatches._batches` turns
+them into Observables (through the bridge) and builds the typed methods on top.
+Every function validates its input before anything is sent, so a bad id or request
+list fails the subscription without a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from ._errors import CreateValidationError
+from ._http import HTTPClient
+from ._jsonl import JsonlDecoder
+from ._models import (
+    DeletedMessageBatch,
+    MessageBatch,
+    MessageBatchIndividualResponse,
+    MessageBatchPage,
+    Request,
+)
+from ._options import EffectiveOptions
+from ._response import RawResponse, model_parser
+from ._validation import encode_create_body
+
+__all__ = [
+    "BATCHES_PATH",
+    "ResultChunk",
+    "cancel",
+    "create",
+    "delete",
+    "list_pages",
+    "results",
+    "retrieve",
+    "watch",
+]
+
+BATCHES_PATH = "/v1/messages/batches"
+MAX_LIST_LIMIT = 1000
+
+ResultChunk = list[MessageBatchIndividualResponse]
+"""The results decoded from one slice of the results stream."""
+
+DECODE_SLICE = 16 * 1024
+"""Bytes of the results body decoded at a time. A network read can bring 256 KiB;
+decoding it whole keeps hundreds of fresh models alive at once, which outlive the
+young garbage-collector generation and trigger full collections (measured: twice
+slower with a large program loaded). Slices this size decode into a few dozen results
+that are emitted and released before the collector ever runs."""
+
+_batch = model_parser(MessageBatch)
+_deleted = model_parser(DeletedMessageBatch)
+_page = model_parser(MessageBatchPage)
+
+
+def _batch_path(message_batch_id: str, suffix: str = "") -> str:
+    return f"{BATCHES_PATH}/{encode_path_id('message_batch_id', message_batch_id)}{suffix}"
+
+
+async def create(
+    http: HTTPClient, requests: object, options: EffectiveOptions
+) -> RawResponse[MessageBatch]:
+    """POST a create; the requests are checked (and nothing sent) first.
+
+    Raises:
+        CreateValidationError: The requests break a rule of the API.
+    """
+    if not isinstance(requests, list | tuple):
+        raise CreateValidationError(
+            "requests", f"must be a list of requests, not {type(requests).__name__}"
+        )
+    body = encode_create_body(requests)
+    return await http.request("POST", BATCHES_PATH, _batch, options=options, body=body, create=True)
+
+
+async def create_encoded(
+    http: HTTPClient, body: bytes, options: EffectiveOptions
+) -> RawResponse[MessageBatch]:
+    """POST a create body that was already checked and encoded (by a job's splitter)."""
+    return await http.request("POST", BATCHES_PATH, _batch, options=options, body=body, create=True)
+
+
+async def retrieve(
+    http: HTTPClient, message_batch_id: str, options: EffectiveOptions
+) -> RawResponse[MessageBatch]:
+    """GET one batch."""
+    return await http.request("GET", _batch_path(message_batch_id), _batch, options=options)
+
+
+async def cancel(
+    http: HTTPClient, message_batch_id: str, options: EffectiveOptions
+) -> RawResponse[MessageBatch]:
+    """POST a cancel (no body); the batch answers in ``canceling`` state."""
+    return await http.request(
+        "POST", _batch_path(message_batch_id, "/cancel"), _batch, options=options
+    )
+
+
+async def delete(
+    http: HTTPClient, message_batch_id: str, options: EffectiveOptions
+) -> RawResponse[DeletedMessageBatch]:
+    """DELETE an ended batch."""
+    return await http.request("DELETE", _batch_path(message_batch_id), _deleted, options=options)
+
+
+def encode_path_id(field: str, value: object) -> str:
+    """Check and percent-encode an id that goes into a URL path.
+
+    Raises:
+        ValueError: Naming ``field``, for a non-str, empty, or path-like id.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"{field}: must be a str, not {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{field}: must be a non-empty string")
+    if "/" in value or "\\" in value or value in (".", "..") or ".." in value:
+        raise ValueError(f"{field}: {value!r} must not contain '/', '\\' or '..'")
+    return quote(value, safe="")
+
+
+def check_limit(limit: object) -> int:
+    """Check a page size.
+
+    Raises:
+        ValueError: Naming ``limit``, unless it is an int in 1..1000.
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST_LIMIT:
+        raise ValueError(f"limit: must be an int from 1 to {MAX_LIST_LIMIT}, got {limit!r}")
+    return limit
+
+
+def _check_cursor(field: str, value: object) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ValueError(f"{field}: must be a non-empty str or None, got {value!r}")
+    return value
+
+
+async def list_pages(
+    http: HTTPClient,
+    limit: int,
+    before_id: str | None,
+    after_id: str | None,
+    options: EffectiveOptions,
+) -> AsyncGenerator[RawResponse[MessageBatchPage], None]:
+    """Yield the pages of a listing, fetching each only when the previous one was consumed.
+
+    Cursor rules: the next page is ``after_id = last_id``; when paging backwards (the
+    first call had ``before_id``), ``before_id = first_id``. The listing stops when
+    ``has_more`` is false, a page is empty, or the cursor it needs is missing.
+    """
+    query = {"limit": str(check_limit(limit))}
+    before = _check_cursor("before_id", before_id)
+    after = _check_cursor("after_id", after_id)
+    backwards = before is not None and after is None
+    if before is not None:
+        query["before_id"] = before
+    if after is not None:
+        query["after_id"] = after
+    while True:
+        raw = await http.request("GET", BATCHES_PATH, _page, options=options, query=query)
+        page = raw.parse()
+        yield raw
+        cursor = page.first_id if backwards else page.last_id
+        if not page.has_more or not page.data or cursor is None:
+            return
+        query = {"limit": query["limit"], ("before_id" if backwards else "after_id"): cursor}
+
+
+async def items(
+    pages: AsyncGenerator[RawResponse[MessageBatchPage], None],
+) -> AsyncIterator[list[MessageBatch]]:
+    """Yield each page's batches (for the bridge to emit in a tight loop)."""
+    try:
+        async for raw in pages:
+            yield raw.parse().data
+    finally:
+        await pages.aclose()  # now, not whenever the collector finds it
+
+
+async def results(
+    http: HTTPClient, message_batch_id: str, options: EffectiveOptions
+) -> AsyncGenerator[RawResponse[ResultChunk], None]:
+    """Yield the results decoded from each slice (:data:`DECODE_SLICE`) of the results body.
+
+    GETs ``/v1/messages/batches/{id}/results`` under the configured base URL directly (no
+    retrieve first, and never the ``results_url`` host, so the key stays with the API).
+    Memory stays constant: only the current network chunk, the results of one slice and
+    an incomplete line are held.
+
+    Raises:
+        ResultLineError: A malformed line (after every good line before it).
+        APIConnectionError: The connection was lost before the end of the body.
+    """
+    path = _batch_path(message_batch_id, "/results")
+    decoder = JsonlDecoder(MessageBatchIndividualResponse)
+    async with http.stream("GET", path, options=options) as response:
+        async for chunk in response.chunks():
+            for start in range(0, len(chunk), DECODE_SLICE):
+                decoded = decoder.feed(chunk[start : start + DECODE_SLICE])
+                if decoded:
+                    yield response.raw(decoded)
+                    # Let go of the delivered results before decoding more: kept alive,
+                    # they survive garbage collections and make full ones frequent.
+                    del decoded
+        decoded = decoder.flush()
+        if decoded:
+            yield response.raw(decoded)
+
+
+async def result_items(
+    chunks: AsyncGenerator[RawResponse[ResultChunk], None],
+) -> AsyncIterator[ResultChunk]:
+    """Yield each chunk's results (for the bridge to emit in a tight loop)."""
+    try:
+        async for raw in chunks:
+            items = raw.parse()
+            del raw  # see results(): hold no delivered chunk while the next one decodes
+            yield items
+            del items
+    finally:
+        await chunks.aclose()  # aborts the download now, not whenever it is collected
+
+
+def check_interval(interval: object) -> float:
+    """Check a polling interval.
+
+    Raises:
+        ValueError: Naming ``interval``, unless it is a number > 0.
+    """
+    if (
+        isinstance(interval, bool)
+        or not isinstance(interval, int | float)
+        or not interval > 0
+        or interval == float("inf")
+    ):
+        raise ValueError(f"interval: must be a number of seconds > 0, got {interval!r}")
+    return float(interval)
+
+
+async def watch(
+    http: HTTPClient, message_batch_id: str, interval: float, options: EffectiveOptions
+) -> AsyncIterator[RawResponse[MessageBatch]]:
+    """Poll a batch: a snapshot now, then one ``interval`` after each answer, until ended.
+
+    One poll at a time: the next sleep starts only once a snapshot was delivered, so a
+    slow answer delays the next poll and never overlaps it. Ends right after yielding
+    the first snapshot whose ``processing_status`` is ``ended``.
+    """
+    path = _batch_path(message_batch_id)
+    while True:
+        raw = await http.request("GET", path, _batch, options=options)
+        ended = raw.parse().ended
+        yield raw
+        if ended:
+            return
+        await asyncio.sleep(interval)
+
+
+def as_sequence(requests: Iterable[Request | Mapping[str, Any]]) -> object:
+    """Materialize an iterator of requests once, so every subscription sends the same ones.
+
+    Anything else is kept as given, for :func:`create` to check at subscribe.
+    """
+    if isinstance(requests, list | tuple | str | bytes | Mapping) or not isinstance(
+        requests, Iterable
+    ):
+        return requests
+    return list(requests)

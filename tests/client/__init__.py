@@ -1,0 +1,1 @@
+"""Tests of the reactive client (rxbatches.Client), against the emulator over real sockets."""
