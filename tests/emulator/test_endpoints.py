@@ -356,8 +356,11 @@ async def test_seeded_ended_batch_serves_its_lines_verbatim(
     assert got["processing_status"] == "ended"
     assert got["request_counts"]["canceled"] == 1
     assert got["request_counts"]["expired"] == 1
+    assert got["results_url"].startswith(manual.base_url + "/")
+    # aiohttp < 3.11 takes only relative URLs on a session with a base_url.
+    results_path = got["results_url"][len(manual.base_url) :]
     for _ in range(2):  # a callable source serves every download afresh
-        async with msession.get(got["results_url"]) as r:
+        async with msession.get(results_path) as r:
             assert await r.read() == b"".join(lines)
 
 
