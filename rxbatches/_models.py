@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 __all__ = [
     "BatchCreateParams",
@@ -51,22 +51,37 @@ __all__ = [
 class WireModel(BaseModel):
     """Base of every response model: keeps unknown fields and dumps them again."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-    def model_post_init(self, context: Any, /) -> None:
-        """Count ``type`` as set, so a model built in Python dumps it too."""
-        # Left at its default, ``exclude_unset`` would drop it and the dumped result or
-        # block could not be parsed back; the wire always carries it.
-        if "type" in type(self).model_fields:
-            self.model_fields_set.add("type")
+    # Caching only keys: values (texts, ids) rarely repeat, and hashing them costs ~4%.
+    model_config = ConfigDict(extra="allow", populate_by_name=True, cache_strings="keys")
 
     def to_wire(self) -> dict[str, Any]:
         """Return the JSON-ready dict of this model as it travels on the wire.
 
         Fields that were never set are left out, so a parsed payload dumps back to
-        the same JSON it was parsed from.
+        the same JSON it was parsed from; ``type`` is always there, even when a model
+        built in Python left it at its default.
         """
+        _count_types_as_set(self)
         return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+def _count_types_as_set(value: object) -> None:
+    """Mark ``type`` as set on ``value`` and on every wire model nested in it.
+
+    Left at its default, ``exclude_unset`` would drop it and the dumped result or block
+    could not be parsed back (the wire always carries it). Done here, at dump time,
+    rather than in ``model_post_init``: a Python hook run for every parsed model cost
+    about a quarter of the time of validating a results line.
+    """
+    if isinstance(value, WireModel):
+        fields = type(value).model_fields
+        if "type" in fields:
+            value.model_fields_set.add("type")
+        for name in fields:
+            _count_types_as_set(getattr(value, name))
+    elif isinstance(value, list):
+        for item in value:
+            _count_types_as_set(item)
 
 
 ProcessingStatus: TypeAlias = Literal["in_progress", "canceling", "ended"] | str
@@ -201,27 +216,39 @@ class ToolUseBlock(WireModel):
     input: dict[str, Any]
 
 
-class UnknownContentBlock(WireModel):
-    """A content block of a type this version does not model; every field is kept."""
+def _unknown(known: frozenset[str]) -> AfterValidator:
+    """A check that a fallback's ``type`` is not one of the ``known`` ones.
 
-    type: str
+    A line of a known type that breaks its shape must fail, not fall back.
+    """
+
+    def check(kind: str) -> str:
+        if kind in known:
+            raise ValueError(f"type {kind!r} is known but the payload does not match it")
+        return kind
+
+    return AfterValidator(check)
 
 
 _KNOWN_BLOCKS = frozenset({"text", "thinking", "redacted_thinking", "tool_use"})
 
 
-def _block_tag(value: Any) -> str:
-    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return kind if kind in _KNOWN_BLOCKS else "unknown"
+class UnknownContentBlock(WireModel):
+    """A content block of a type this version does not model; every field is kept."""
+
+    type: Annotated[str, _unknown(_KNOWN_BLOCKS)]
 
 
+# The known types go through pydantic's native tagged union (a key lookup in Rust), and
+# only when that fails (a new type) is the fallback tried: a callable Discriminator
+# would turn every line's JSON into Python objects first (measured: +2.8 us a line).
 ContentBlock: TypeAlias = Annotated[
-    Annotated[TextBlock, Tag("text")]
-    | Annotated[ThinkingBlock, Tag("thinking")]
-    | Annotated[RedactedThinkingBlock, Tag("redacted_thinking")]
-    | Annotated[ToolUseBlock, Tag("tool_use")]
-    | Annotated[UnknownContentBlock, Tag("unknown")],
-    Discriminator(_block_tag),
+    Annotated[
+        TextBlock | ThinkingBlock | RedactedThinkingBlock | ToolUseBlock,
+        Field(discriminator="type"),
+    ]
+    | UnknownContentBlock,
+    Field(union_mode="left_to_right"),
 ]
 """A content block of a message, discriminated by ``type`` with a fallback for new types."""
 
@@ -285,27 +312,25 @@ class MessageBatchExpiredResult(WireModel):
     type: Literal["expired"] = "expired"
 
 
-class MessageBatchUnknownResult(WireModel):
-    """A result of a type this version does not model; every field is kept."""
-
-    type: str
-
-
 _KNOWN_RESULTS = frozenset({"succeeded", "errored", "canceled", "expired"})
 
 
-def _result_tag(value: Any) -> str:
-    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return kind if kind in _KNOWN_RESULTS else "unknown"
+class MessageBatchUnknownResult(WireModel):
+    """A result of a type this version does not model; every field is kept."""
+
+    type: Annotated[str, _unknown(_KNOWN_RESULTS)]
 
 
 MessageBatchResult: TypeAlias = Annotated[
-    Annotated[MessageBatchSucceededResult, Tag("succeeded")]
-    | Annotated[MessageBatchErroredResult, Tag("errored")]
-    | Annotated[MessageBatchCanceledResult, Tag("canceled")]
-    | Annotated[MessageBatchExpiredResult, Tag("expired")]
-    | Annotated[MessageBatchUnknownResult, Tag("unknown")],
-    Discriminator(_result_tag),
+    Annotated[
+        MessageBatchSucceededResult
+        | MessageBatchErroredResult
+        | MessageBatchCanceledResult
+        | MessageBatchExpiredResult,
+        Field(discriminator="type"),
+    ]
+    | MessageBatchUnknownResult,
+    Field(union_mode="left_to_right"),
 ]
 """The outcome of one request, discriminated by ``type`` with a fallback for new types."""
 

@@ -1,0 +1,237 @@
+"""One benchmark contender, run in its own process so its peak RSS is its own.
+
+    python -m bench.child <contender> --url URL --batch ID [--lines N]
+
+Prints one JSON object on stdout: ``items``, ``bytes``, ``seconds`` (wall time of the
+measured part), ``cpu`` (process CPU seconds of it), ``rss0`` (RSS in bytes just before
+it) and ``maxrss`` (peak RSS of the whole process, bytes). Contenders are listed in
+:data:`CONTENDERS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import json
+import resource
+import sys
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+API_KEY = "sk-bench"
+HEADERS = {"x-api-key": API_KEY, "anthropic-version": "2023-06-01"}
+
+Measure = Callable[[argparse.Namespace], Coroutine[Any, Any, tuple[int, int]]]
+"""A contender: runs the measured work, returns (items, bytes)."""
+
+
+def current_rss() -> int:
+    """The resident set size of this process now, in bytes."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize()
+
+
+def peak_rss() -> int:
+    """The peak resident set size of this process so far, in bytes.
+
+    ``VmHWM`` rather than ``getrusage().ru_maxrss``: the latter survives ``exec`` and so
+    reports the parent's size at fork when that was larger (the runner's, here).
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _results_path(args: argparse.Namespace) -> str:
+    return f"{args.url}/v1/messages/batches/{args.batch}/results"
+
+
+# --------------------------------------------------------------------------- results
+
+
+async def rx_models(args: argparse.Namespace, **kwargs: Any) -> tuple[int, int]:
+    """rxbatches ``results_streaming``: validated models through the Observable."""
+    from rxbatches import Client
+
+    async with Client(api_key=API_KEY, base_url=args.url, max_retries=0) as client:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        count = 0
+        text = 0
+
+        def on_next(item: Any) -> None:
+            nonlocal count, text
+            count += 1
+            if item.result.type == "succeeded":
+                text += len(item.result.message.content[0].text)
+
+        client.messages.batches.results_streaming(args.batch, **kwargs).subscribe(
+            on_next,
+            lambda exc: done.set_exception(exc),
+            lambda: done.set_result(None),
+        )
+        await done
+    return count, 0
+
+
+async def rx_models_noresume(args: argparse.Namespace) -> tuple[int, int]:
+    """``results_streaming(max_resumes=0)``: no set of delivered ``custom_id`` values."""
+    from rxbatches import BatchService
+
+    if "max_resumes" not in inspect.signature(BatchService.results_streaming).parameters:
+        return await rx_models(args)  # a client without resumes keeps no such set anyway
+    return await rx_models(args, max_resumes=0)
+
+
+async def rx_dicts(args: argparse.Namespace) -> tuple[int, int]:
+    """The bare bound of a dict fast path: rxbatches' HTTP layer + ``JsonlDictDecoder``.
+
+    The client offers no fast path (yet): this is the bound one would reach.
+    """
+    from rxbatches._http import HTTPClient
+    from rxbatches._jsonl import JsonlDictDecoder
+    from rxbatches._options import ClientOptions
+
+    options = ClientOptions.from_env(api_key=API_KEY, base_url=args.url, max_retries=0)
+    http = HTTPClient(options)
+    count = 0
+    size = 0
+    try:
+        decoder = JsonlDictDecoder()
+        path = f"/v1/messages/batches/{args.batch}/results"
+        async with http.stream("GET", path, options=options.effective(None)) as response:
+            async for chunk in response.chunks():
+                size += len(chunk)
+                count += len(decoder.feed(chunk))
+        count += len(decoder.flush())
+    finally:
+        for _loop, close in http.detach():
+            await close()
+    return count, size
+
+
+async def sdk_async(args: argparse.Namespace) -> tuple[int, int]:
+    """The official SDK, ``AsyncAnthropic().messages.batches.results(id)``."""
+    import anthropic
+
+    count = 0
+    async with anthropic.AsyncAnthropic(api_key=API_KEY, base_url=args.url, max_retries=0) as sdk:
+        async for item in await sdk.messages.batches.results(args.batch):
+            count += 1 if item.custom_id else 0
+    return count, 0
+
+
+async def sdk_sync(args: argparse.Namespace) -> tuple[int, int]:
+    """The official SDK, ``Anthropic().messages.batches.results(id)`` (blocking)."""
+    import anthropic
+
+    def run() -> int:
+        count = 0
+        with anthropic.Anthropic(api_key=API_KEY, base_url=args.url, max_retries=0) as sdk:
+            for item in sdk.messages.batches.results(args.batch):
+                count += 1 if item.custom_id else 0
+        return count
+
+    return run(), 0
+
+
+async def _bare(
+    args: argparse.Namespace, validate: Callable[[bytes], object] | None
+) -> tuple[int, int]:
+    import aiohttp
+
+    count = 0
+    size = 0
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(_results_path(args), headers=HEADERS) as response,
+    ):
+        response.raise_for_status()
+        buf = b""
+        async for chunk in response.content.iter_any():
+            size += len(chunk)
+            *lines, buf = (buf + chunk).split(b"\n")
+            for line in lines:
+                if line:
+                    if validate is not None:
+                        validate(line)
+                    count += 1
+        if buf.strip():
+            if validate is not None:
+                validate(buf)
+            count += 1
+    return count, size
+
+
+async def bare_split(args: argparse.Namespace) -> tuple[int, int]:
+    """aiohttp download + own line split: the raw limit."""
+    return await _bare(args, None)
+
+
+async def bare_pydantic(args: argparse.Namespace) -> tuple[int, int]:
+    """aiohttp + split + ``MessageBatchIndividualResponse.model_validate_json``, no Rx."""
+    from rxbatches import MessageBatchIndividualResponse
+
+    return await _bare(args, MessageBatchIndividualResponse.model_validate_json)
+
+
+CONTENDERS: dict[str, Measure] = {
+    "rx_models": rx_models,
+    "rx_models_noresume": rx_models_noresume,
+    "rx_dicts": rx_dicts,
+    "sdk_async": sdk_async,
+    "sdk_sync": sdk_sync,
+    "bare_split": bare_split,
+    "bare_pydantic": bare_pydantic,
+}
+
+
+def _import_all(name: str) -> None:
+    """Import what a contender needs before measuring, so imports are not timed."""
+    import aiohttp  # noqa: F401
+    import pydantic  # noqa: F401
+
+    if name.startswith("sdk"):
+        import anthropic  # noqa: F401
+    else:
+        import rxbatches  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("contender", choices=sorted(CONTENDERS))
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--batch", required=True)
+    parser.add_argument("--bytes", type=int, default=0, help="size of the file (for MB/s)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs; the fastest is reported")
+    args = parser.parse_args(argv)
+    _import_all(args.contender)
+    measure = CONTENDERS[args.contender]
+    rss0 = current_rss()
+    best = (float("inf"), 0.0)
+    for _ in range(args.repeat):
+        cpu0 = time.process_time()
+        start = time.perf_counter()
+        items, size = asyncio.run(measure(args))
+        best = min(best, (time.perf_counter() - start, time.process_time() - cpu0))
+    report = {
+        "items": items,
+        "bytes": size or args.bytes,
+        "seconds": best[0],
+        "cpu": best[1],
+        "rss0": rss0,
+        "maxrss": peak_rss(),
+    }
+    json.dump(report, sys.stdout)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
