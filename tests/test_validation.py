@@ -441,3 +441,23 @@ def test_body_rule_errors_name_the_request_index_from_parse() -> None:
         parse_create_body(body)
 
     assert violation(info.value) == Violation(1, "requests[1].custom_id", "unique")
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_bulk_validation_leaves_the_garbage_collector_as_it_found_it(enabled_before: bool) -> None:
+    import gc
+
+    request = {
+        "custom_id": "a",
+        "params": {"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": "x"}]},
+    }
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled_before else gc.disable()
+        encode_create_body([request])
+        assert gc.isenabled() is enabled_before
+        with pytest.raises(CreateValidationError):
+            encode_create_body([{**request, "params": {}}])
+        assert gc.isenabled() is enabled_before
+    finally:
+        gc.enable() if was else gc.disable()
