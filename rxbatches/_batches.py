@@ -17,6 +17,7 @@ from reactivex import Observable
 from reactivex import operators as ops
 
 from . import _operations as op
+from . import _results as rs
 from ._batches_raw import BatchServiceWithRawResponse
 from ._bridge import Bridge
 from ._events import JobEvent
@@ -38,6 +39,12 @@ __all__ = ["BatchService", "BatchServiceWithRawResponse"]
 T = TypeVar("T")
 
 _DEFAULT_LIMIT = 20
+
+DEFAULT_MAX_RESUMES = 3
+"""How many times a results download cut mid-way is started again, by default."""
+
+DEFAULT_NOT_FOUND_GRACE = 2.0
+"""Seconds ``watch`` asks again about a batch that answers 404 before its first snapshot."""
 
 
 def _parse(raw: RawResponse[T]) -> T:
@@ -112,13 +119,13 @@ class BatchService:
         return self._bridge.from_coroutine(lambda: op.create(http, items, eff))
 
     def _create_encoded(
-        self, body: bytes, options: RequestOptions | None
+        self, body: bytes, options: RequestOptions | None, request_count: int | None = None
     ) -> Observable[MessageBatch]:
         # For rxbatches._lifecycle: a job checks and encodes each batch's body itself.
         http, eff = self._http, self._options(options)
-        return self._bridge.from_coroutine(lambda: op.create_encoded(http, body, eff)).pipe(
-            ops.map(_parse)
-        )
+        return self._bridge.from_coroutine(
+            lambda: op.create_encoded(http, body, eff, request_count)
+        ).pipe(ops.map(_parse))
 
     def _retrieve(
         self, message_batch_id: str, options: RequestOptions | None
@@ -151,17 +158,24 @@ class BatchService:
         )
 
     def _results(
-        self, message_batch_id: str, options: RequestOptions | None
-    ) -> Observable[RawResponse[op.ResultChunk]]:
-        http, eff = self._http, self._options(options)
-        return self._bridge.from_async_iterable(lambda: op.results(http, message_batch_id, eff))
+        self, message_batch_id: str, options: RequestOptions | None, max_resumes: int
+    ) -> Observable[RawResponse[rs.ResultChunk]]:
+        http, eff, resumes = self._http, self._options(options), rs.check_max_resumes(max_resumes)
+        return self._bridge.from_async_iterable(
+            lambda: rs.results(http, message_batch_id, eff, resumes)
+        )
 
     def _watch(
-        self, message_batch_id: str, interval: float, options: RequestOptions | None
+        self,
+        message_batch_id: str,
+        interval: float,
+        options: RequestOptions | None,
+        not_found_grace: float = 0.0,
     ) -> Observable[RawResponse[MessageBatch]]:
         http, eff, every = self._http, self._options(options), op.check_interval(interval)
+        grace = op.check_grace(not_found_grace)
         return self._bridge.from_async_iterable(
-            lambda: op.watch(http, message_batch_id, every, eff)
+            lambda: op.watch(http, message_batch_id, every, eff, grace)
         )
 
     # ----------------------------------------------------------------- typed methods
@@ -177,11 +191,14 @@ class BatchService:
         The requests are checked against every rule of the API at subscribe, before
         anything is sent. A create is never retried in a way that could make two
         batches: only failures proving nothing was created (connection refused, 429,
-        503, 529) are retried.
+        503, 529) are retried. A failure after the body may have reached the server
+        (connection lost or timed out after sending, 500, 502, 504) ends in
+        :class:`~rxbatches.CreateOutcomeUnknownError`, which says what to check.
 
         ::
 
             subscribe ──(batch)|        bad requests:  subscribe ──X CreateValidationError
+            reset after sending:        subscribe ──X CreateOutcomeUnknownError
 
         Args:
             requests: The requests, as :class:`~rxbatches.Request` models or plain dicts
@@ -294,7 +311,11 @@ class BatchService:
         return self._delete(message_batch_id, options).pipe(ops.map(_parse))
 
     def results_streaming(
-        self, message_batch_id: str, *, options: RequestOptions | None = None
+        self,
+        message_batch_id: str,
+        *,
+        max_resumes: int = DEFAULT_MAX_RESUMES,
+        options: RequestOptions | None = None,
     ) -> Observable[MessageBatchIndividualResponse]:
         """Stream an ended batch's results, one item per line, as the bytes arrive.
 
@@ -303,22 +324,35 @@ class BatchService:
         they arrive in constant memory, whatever the file size; results are not in
         request order: match them by ``custom_id``. Disposing aborts the download.
 
+        A download cut mid-way (connection lost, read timeout) is resumed: downloaded
+        again, up to ``max_resumes`` times, skipping the results whose ``custom_id`` was
+        already delivered, so every result arrives exactly once. The line cut in half
+        is dropped, never reported as malformed. The ids delivered are kept in a set
+        while the stream runs: about 100 bytes per result (10 MB for 100,000);
+        ``max_resumes=0`` keeps no set and ends at the first cut.
+
         ::
 
             subscribe ──r1──r2──r3── ... ──rN|
+            cut after r2, resumed:  ──r1──r2──────r3── ... ──rN|   (r1, r2 skipped)
             malformed line 17:      ──r1── ... ──r16──X ResultLineError
-            connection lost:        ──r1── ... ──X APIConnectionError
+            cut max_resumes+1 times: ──r1── ... ──X APIConnectionError
             batch not ended yet:    subscribe ──X BadRequestError
 
         Args:
             message_batch_id: The batch id.
+            max_resumes: How many times a download cut mid-way is started again
+                (each attempt also gets the request retries of ``options``).
             options: Per-call overrides (``timeout`` is per read: a long download is
-                never cut off while bytes keep arriving). A failure mid-stream is not
-                retried: part of the results has been delivered.
+                never cut off while bytes keep arriving).
+
+        Raises:
+            ValueError: ``max_resumes`` is not an int >= 0 (raised by this call).
         """
         http, eff = self._http, self._options(options)
+        resumes = rs.check_max_resumes(max_resumes)
         return self._bridge.from_async_batches(
-            lambda: op.result_items(op.results(http, message_batch_id, eff))
+            lambda: rs.result_items(rs.results(http, message_batch_id, eff, resumes))
         )
 
     def watch(
@@ -326,6 +360,7 @@ class BatchService:
         message_batch_id: str,
         *,
         interval: float = 5.0,
+        not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
         options: RequestOptions | None = None,
     ) -> Observable[MessageBatch]:
         """Poll a batch until it has ended: a snapshot now, then one every ``interval``.
@@ -335,20 +370,32 @@ class BatchService:
         snapshot whose ``processing_status`` is ``ended``. Transient failures are retried
         by the request policy; once retries are exhausted the error ends the stream.
 
+        A batch just created may answer 404 for a moment: until the first snapshot, a
+        404 is asked again (0.1 s, 0.2 s, 0.4 s... at most 1 s apart) during
+        ``not_found_grace`` seconds from the subscription, then reported. A 404 after
+        a snapshot (the batch was deleted) is reported at once.
+
         ::
 
             subscribe ──s1─────s2─────s3(ended)|
                         |<--->|  interval (after each answer)
+            just created:  subscribe ─(404)─(404)─s1─────s2(ended)|
+            unknown id:    subscribe ─(404)─···─(404)──X NotFoundError  (after the grace)
 
         Args:
             message_batch_id: The batch id.
             interval: Seconds between the end of one poll and the start of the next.
+            not_found_grace: Seconds during which a 404 before the first snapshot is
+                asked again (``0``: report it at once).
             options: Per-call overrides (applied to every poll).
 
         Raises:
-            ValueError: ``interval`` is not a number > 0 (raised by this call).
+            ValueError: ``interval`` is not a number > 0, or ``not_found_grace`` not a
+                number >= 0 (raised by this call).
         """
-        return self._watch(message_batch_id, interval, options).pipe(ops.map(_parse))
+        return self._watch(message_batch_id, interval, options, not_found_grace).pipe(
+            ops.map(_parse)
+        )
 
     def run(
         self,
@@ -386,6 +433,13 @@ class BatchService:
         request ends the stream with ``CreateValidationError`` (naming its job index,
         field and rule) before the batch that would hold it is created; batches created
         earlier keep running on the server.
+
+        Faults are ridden over as by the single operations: polls and downloads are
+        retried, a download cut mid-way is resumed (up to
+        :data:`DEFAULT_MAX_RESUMES` times, each result delivered once), a batch that
+        answers 404 just after its create is asked again for a couple of seconds, and
+        a create whose outcome is unknown ends the job with
+        :class:`~rxbatches.CreateOutcomeUnknownError` rather than risk a second batch.
 
         Only one batch body per running batch (plus the one being read) is held in
         memory, and results are streamed, not collected. Each subscription reads

@@ -103,22 +103,29 @@ class BatchServiceWithRawResponse:
         return self._service._delete(message_batch_id, options)
 
     def results_streaming(
-        self, message_batch_id: str, *, options: RequestOptions | None = None
+        self,
+        message_batch_id: str,
+        *,
+        max_resumes: int = 3,
+        options: RequestOptions | None = None,
     ) -> Observable[RawResponse[builtins.list[MessageBatchIndividualResponse]]]:
         """Raw :meth:`BatchService.results_streaming`: one raw item per decoded slice.
+
+        A resumed download's items carry its own response's status and headers.
 
         ::
 
             subscribe ──(raw [r1,r2])──(raw [r3])── ... ──|
         """
-        return self._service._results(message_batch_id, options)
+        return self._service._results(message_batch_id, options, max_resumes)
 
     def watch(
         self,
         message_batch_id: str,
         *,
         interval: float = 5.0,
+        not_found_grace: float = 2.0,
         options: RequestOptions | None = None,
     ) -> Observable[RawResponse[MessageBatch]]:
         """Raw :meth:`BatchService.watch`: ``subscribe ──(raw)──(raw)──(raw ended)|``."""
-        return self._service._watch(message_batch_id, interval, options)
+        return self._service._watch(message_batch_id, interval, options, not_found_grace)

@@ -18,8 +18,9 @@
         │       └── OverloadedError            529
         ├── APIConnectionError (ConnectionError)
         │   └── APITimeoutError (TimeoutError)
-        └── APIResponseValidationError         a 2xx body that is not what the API promises
-            └── ResultLineError                a results line that is bad JSON or not a result
+        ├── APIResponseValidationError         a 2xx body that is not what the API promises
+        │   └── ResultLineError                a results line that is bad JSON or not a result
+        └── CreateOutcomeUnknownError          a create that may or may not have made a batch
 
 Every :class:`APIStatusError` carries ``status_code``, ``request_id``, the parsed
 ``body`` and the response ``headers``. Error messages never contain the API key.
@@ -28,6 +29,7 @@ Every :class:`APIStatusError` carries ``status_code``, ``request_id``, the parse
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "CreateOutcomeUnknownError",
     "CreateValidationError",
     "InternalServerError",
     "NotFoundError",
@@ -208,6 +211,38 @@ class ResultLineError(APIResponseValidationError):
     ) -> None:
         super().__init__(message, status_code=status_code, body=body, method=method, url=url)
         self.line_number = line_number
+
+
+class CreateOutcomeUnknownError(APIError):
+    """A create failed in a way that does not tell whether the batch was made.
+
+    The body may have reached the server: the connection was lost or timed out after
+    it was sent, or the answer was a server error (500, 502, 504...) that does not
+    prove nothing was created. Retrying blindly could make two batches, so rxbatches
+    does not: check first, with ``client.messages.batches.list(limit=...)``, for a
+    batch created at or after :attr:`sent_at` holding :attr:`request_count` requests.
+
+    Attributes:
+        cause: The failure itself (an :class:`APIConnectionError` or an
+            :class:`APIStatusError`); also the ``__cause__``.
+        request_count: How many requests the create held (``None`` if unknown).
+        sent_at: When the create was sent (UTC), to find the batch by its
+            ``created_at``.
+    """
+
+    def __init__(self, cause: APIError, *, request_count: int | None, sent_at: datetime) -> None:
+        self.cause = cause
+        self.request_count = request_count
+        self.sent_at = sent_at
+        holding = f" holding {request_count} requests" if request_count is not None else ""
+        message = (
+            f"the create may or may not have made a batch ({cause}). Do not simply retry:"
+            " list recent batches (client.messages.batches.list(limit=20)) and look for a"
+            f" batch created at or after {sent_at.isoformat(timespec='seconds')}{holding}"
+            " before creating it again"
+        )
+        super().__init__(message, method=cause.method, url=cause.url)
+        self.__cause__ = cause
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {

@@ -6,7 +6,9 @@ as the official SDKs do, and turns every failure into an error of :mod:`rxbatche
 (raw aiohttp exceptions never leave this module).
 
 Retries follow :mod:`rxbatches._retry` (``max_retries`` after the first attempt, 2 by
-default; a create is only retried when nothing can have been created). aiohttp itself
+default; a create is only retried when nothing can have been created, and a create
+that fails in a way that leaves it unknown whether a batch was made ends in
+:class:`~rxbatches.CreateOutcomeUnknownError`). aiohttp itself
 also re-sends a GET or DELETE once when the connection drops before an answer (RFC 9112
 section 9.3.1); that attempt is not counted in ``max_retries``. It never re-sends a
 POST, so the create policy holds.
@@ -23,15 +25,16 @@ import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import metadata
 from typing import TypeVar
 
 import aiohttp
 
-from ._errors import APIConnectionError, APIError, APITimeoutError
+from ._errors import APIConnectionError, APIError, APITimeoutError, CreateOutcomeUnknownError
 from ._options import ClientOptions, EffectiveOptions
 from ._response import RawResponse, scrub, status_error
-from ._retry import retry_delay, should_retry_status
+from ._retry import CREATE_SAFE_STATUSES, retry_delay, should_retry_status
 
 __all__ = ["ANTHROPIC_VERSION", "USER_AGENT", "HTTPClient", "StreamResponse"]
 
@@ -104,6 +107,16 @@ def _may_retry_transport(exc: BaseException, *, create: bool) -> bool:
         # Only failures to open the connection prove that no byte of the body went out.
         return isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
     return True
+
+
+def _proves_not_sent(exc: BaseException) -> bool:
+    """Whether a transport failure happened before any byte of the request went out."""
+    return isinstance(
+        exc,
+        aiohttp.ClientConnectorError
+        | aiohttp.ConnectionTimeoutError
+        | aiohttp.ServerFingerprintMismatch,
+    )
 
 
 def _transport_error(
@@ -224,6 +237,7 @@ class HTTPClient:
         query: Mapping[str, str] | None = None,
         body: bytes | None = None,
         create: bool = False,
+        request_count: int | None = None,
     ) -> RawResponse[T]:
         """Send a request (with retries) and read its whole body.
 
@@ -235,14 +249,17 @@ class HTTPClient:
             query: Query parameters (``options.extra_query`` is added).
             body: A JSON body, already encoded.
             create: Apply the create retry policy (never risk a second batch).
+            request_count: The number of requests of a create (for its error message).
 
         Raises:
             APIStatusError: A non-2xx answer, after retries.
             APIConnectionError: No answer, after retries.
+            CreateOutcomeUnknownError: A create failed after its body may have reached
+                the server (a lost connection, a timeout, a 500, 502 or 504).
         """
         url = self._url(path)
         response, content, retries = await self._send(
-            method, url, options, query, body, create=create, read=True
+            method, url, options, query, body, create=create, read=True, count=request_count
         )
         return RawResponse(
             status_code=response.status,
@@ -295,6 +312,7 @@ class HTTPClient:
         create: bool,
         read: bool,
         accept: str = "application/json",
+        count: int | None = None,
     ) -> tuple[aiohttp.ClientResponse, bytes | None, int]:
         session = await self._session()
         headers = self._headers(options, body=body is not None, accept=accept)
@@ -306,6 +324,7 @@ class HTTPClient:
         retries = 0
         while True:
             response: aiohttp.ClientResponse | None = None
+            sent_at = datetime.now(UTC)
             try:
                 response = await session.request(
                     method,
@@ -331,6 +350,8 @@ class HTTPClient:
                 retry = not 300 <= response.status < 400 and should_retry_status(
                     response.status, response.headers, create=create
                 )
+                # Only an answer proving nothing was made settles a failed create.
+                unknown = response.status >= 500 and response.status not in CREATE_SAFE_STATUSES
                 error_headers: Mapping[str, str] | None = response.headers
             except (TimeoutError, aiohttp.ClientError) as exc:
                 if response is not None:
@@ -339,12 +360,15 @@ class HTTPClient:
                 error = _transport_error(exc, method, url, mid_body=mid_body, secret=secret)
                 # A create whose answer had started arriving was received by the server.
                 retry = _may_retry_transport(exc, create=create) and not (create and mid_body)
+                unknown = mid_body or not _proves_not_sent(exc)
                 error_headers = None
             except BaseException:
                 if response is not None:
                     response.close()
                 raise
             if not retry or retries >= options.max_retries:
+                if create and unknown:
+                    raise CreateOutcomeUnknownError(error, request_count=count, sent_at=sent_at)
                 raise error
             delay = retry_delay(retries, error_headers)
             log.info(

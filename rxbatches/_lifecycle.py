@@ -211,7 +211,7 @@ def run_job(
 
         def lifecycle(chunk: Chunk) -> Observable[JobEvent]:
             def create(_: abc.SchedulerBase) -> Observable[MessageBatch]:
-                return service._create_encoded(chunk.take_body(), options)
+                return service._create_encoded(chunk.take_body(), options, chunk.size)
 
             def follow(batch: MessageBatch) -> Observable[JobEvent]:
                 def polled(snapshot: MessageBatch) -> list[JobEvent]:

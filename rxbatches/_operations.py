@@ -1,6 +1,7 @@
 """The batch operations as coroutines and async generators of raw responses.
 
-Each operation is written once, here, on the HTTP layer; :mod:`rxbatches._batches` turns
+Each operation is written once, here (results downloads in :mod:`rxbatches._results`),
+on the HTTP layer; :mod:`rxbatches._batches` turns
 them into Observables (through the bridge) and builds the typed methods on top.
 Every function validates its input before anything is sent, so a bad id or request
 list fails the subscription without a request.
@@ -9,17 +10,16 @@ list fails the subscription without a request.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from ._errors import CreateValidationError
+from ._errors import CreateValidationError, NotFoundError
 from ._http import HTTPClient
-from ._jsonl import JsonlDecoder
 from ._models import (
     DeletedMessageBatch,
     MessageBatch,
-    MessageBatchIndividualResponse,
     MessageBatchPage,
     Request,
 )
@@ -29,35 +29,27 @@ from ._validation import encode_create_body
 
 __all__ = [
     "BATCHES_PATH",
-    "ResultChunk",
+    "batch_path",
     "cancel",
     "create",
     "delete",
     "list_pages",
-    "results",
     "retrieve",
     "watch",
 ]
 
+log = logging.getLogger("rxbatches")
+
 BATCHES_PATH = "/v1/messages/batches"
 MAX_LIST_LIMIT = 1000
-
-ResultChunk = list[MessageBatchIndividualResponse]
-"""The results decoded from one slice of the results stream."""
-
-DECODE_SLICE = 16 * 1024
-"""Bytes of the results body decoded at a time. A network read can bring 256 KiB;
-decoding it whole keeps hundreds of fresh models alive at once, which outlive the
-young garbage-collector generation and trigger full collections (measured: twice
-slower with a large program loaded). Slices this size decode into a few dozen results
-that are emitted and released before the collector ever runs."""
 
 _batch = model_parser(MessageBatch)
 _deleted = model_parser(DeletedMessageBatch)
 _page = model_parser(MessageBatchPage)
 
 
-def _batch_path(message_batch_id: str, suffix: str = "") -> str:
+def batch_path(message_batch_id: str, suffix: str = "") -> str:
+    """The path of a batch (or of ``suffix`` under it), its id checked and encoded."""
     return f"{BATCHES_PATH}/{encode_path_id('message_batch_id', message_batch_id)}{suffix}"
 
 
@@ -68,27 +60,45 @@ async def create(
 
     Raises:
         CreateValidationError: The requests break a rule of the API.
+        CreateOutcomeUnknownError: The create failed after its body may have reached
+            the server: whether a batch was made is unknown.
     """
     if not isinstance(requests, list | tuple):
         raise CreateValidationError(
             "requests", f"must be a list of requests, not {type(requests).__name__}"
         )
     body = encode_create_body(requests)
-    return await http.request("POST", BATCHES_PATH, _batch, options=options, body=body, create=True)
+    return await http.request(
+        "POST",
+        BATCHES_PATH,
+        _batch,
+        options=options,
+        body=body,
+        create=True,
+        request_count=len(requests),
+    )
 
 
 async def create_encoded(
-    http: HTTPClient, body: bytes, options: EffectiveOptions
+    http: HTTPClient, body: bytes, options: EffectiveOptions, request_count: int | None = None
 ) -> RawResponse[MessageBatch]:
     """POST a create body that was already checked and encoded (by a job's splitter)."""
-    return await http.request("POST", BATCHES_PATH, _batch, options=options, body=body, create=True)
+    return await http.request(
+        "POST",
+        BATCHES_PATH,
+        _batch,
+        options=options,
+        body=body,
+        create=True,
+        request_count=request_count,
+    )
 
 
 async def retrieve(
     http: HTTPClient, message_batch_id: str, options: EffectiveOptions
 ) -> RawResponse[MessageBatch]:
     """GET one batch."""
-    return await http.request("GET", _batch_path(message_batch_id), _batch, options=options)
+    return await http.request("GET", batch_path(message_batch_id), _batch, options=options)
 
 
 async def cancel(
@@ -96,7 +106,7 @@ async def cancel(
 ) -> RawResponse[MessageBatch]:
     """POST a cancel (no body); the batch answers in ``canceling`` state."""
     return await http.request(
-        "POST", _batch_path(message_batch_id, "/cancel"), _batch, options=options
+        "POST", batch_path(message_batch_id, "/cancel"), _batch, options=options
     )
 
 
@@ -104,7 +114,7 @@ async def delete(
     http: HTTPClient, message_batch_id: str, options: EffectiveOptions
 ) -> RawResponse[DeletedMessageBatch]:
     """DELETE an ended batch."""
-    return await http.request("DELETE", _batch_path(message_batch_id), _deleted, options=options)
+    return await http.request("DELETE", batch_path(message_batch_id), _deleted, options=options)
 
 
 def encode_path_id(field: str, value: object) -> str:
@@ -181,50 +191,6 @@ async def items(
         await pages.aclose()  # now, not whenever the collector finds it
 
 
-async def results(
-    http: HTTPClient, message_batch_id: str, options: EffectiveOptions
-) -> AsyncGenerator[RawResponse[ResultChunk], None]:
-    """Yield the results decoded from each slice (:data:`DECODE_SLICE`) of the results body.
-
-    GETs ``/v1/messages/batches/{id}/results`` under the configured base URL directly (no
-    retrieve first, and never the ``results_url`` host, so the key stays with the API).
-    Memory stays constant: only the current network chunk, the results of one slice and
-    an incomplete line are held.
-
-    Raises:
-        ResultLineError: A malformed line (after every good line before it).
-        APIConnectionError: The connection was lost before the end of the body.
-    """
-    path = _batch_path(message_batch_id, "/results")
-    decoder = JsonlDecoder(MessageBatchIndividualResponse)
-    async with http.stream("GET", path, options=options) as response:
-        async for chunk in response.chunks():
-            for start in range(0, len(chunk), DECODE_SLICE):
-                decoded = decoder.feed(chunk[start : start + DECODE_SLICE])
-                if decoded:
-                    yield response.raw(decoded)
-                    # Let go of the delivered results before decoding more: kept alive,
-                    # they survive garbage collections and make full ones frequent.
-                    del decoded
-        decoded = decoder.flush()
-        if decoded:
-            yield response.raw(decoded)
-
-
-async def result_items(
-    chunks: AsyncGenerator[RawResponse[ResultChunk], None],
-) -> AsyncIterator[ResultChunk]:
-    """Yield each chunk's results (for the bridge to emit in a tight loop)."""
-    try:
-        async for raw in chunks:
-            items = raw.parse()
-            del raw  # see results(): hold no delivered chunk while the next one decodes
-            yield items
-            del items
-    finally:
-        await chunks.aclose()  # aborts the download now, not whenever it is collected
-
-
 def check_interval(interval: object) -> float:
     """Check a polling interval.
 
@@ -241,18 +207,69 @@ def check_interval(interval: object) -> float:
     return float(interval)
 
 
+def check_grace(not_found_grace: object) -> float:
+    """Check a 404 grace window.
+
+    Raises:
+        ValueError: Naming ``not_found_grace``, unless it is a finite number >= 0.
+    """
+    if (
+        isinstance(not_found_grace, bool)
+        or not isinstance(not_found_grace, int | float)
+        or not 0 <= not_found_grace < float("inf")
+    ):
+        raise ValueError(
+            f"not_found_grace: must be a number of seconds >= 0, got {not_found_grace!r}"
+        )
+    return float(not_found_grace)
+
+
+_GRACE_FIRST_DELAY = 0.1
+_GRACE_MAX_DELAY = 1.0
+
+
 async def watch(
-    http: HTTPClient, message_batch_id: str, interval: float, options: EffectiveOptions
+    http: HTTPClient,
+    message_batch_id: str,
+    interval: float,
+    options: EffectiveOptions,
+    not_found_grace: float = 0.0,
 ) -> AsyncIterator[RawResponse[MessageBatch]]:
     """Poll a batch: a snapshot now, then one ``interval`` after each answer, until ended.
 
     One poll at a time: the next sleep starts only once a snapshot was delivered, so a
     slow answer delays the next poll and never overlaps it. Ends right after yielding
     the first snapshot whose ``processing_status`` is ``ended``.
+
+    Until the first snapshot, a 404 is asked again (0.1 s, then twice as long each
+    time, at most 1 s apart) for ``not_found_grace`` seconds from the start of the
+    watch: a batch just created may not be visible everywhere yet. A 404 after a
+    snapshot, or past the window, is reported.
     """
-    path = _batch_path(message_batch_id)
+    path = batch_path(message_batch_id)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + not_found_grace
+    found = False
+    misses = 0
     while True:
-        raw = await http.request("GET", path, _batch, options=options)
+        try:
+            raw = await http.request("GET", path, _batch, options=options)
+        except NotFoundError as exc:
+            remaining = deadline - loop.time()
+            if found or remaining <= 0:
+                raise
+            delay = min(_GRACE_FIRST_DELAY * 2.0**misses, _GRACE_MAX_DELAY, remaining)
+            misses += 1
+            log.info(
+                "batch %s not found yet, asking again in %.3fs (%.3fs of grace left): %s",
+                message_batch_id,
+                delay,
+                remaining,
+                exc,
+            )
+            await asyncio.sleep(delay)
+            continue
+        found = True
         ended = raw.parse().ended
         yield raw
         if ended:

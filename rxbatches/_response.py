@@ -94,9 +94,11 @@ def model_parser(model: type[M]) -> Callable[[RawResponse[M]], M]:
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in first["loc"]) or "body"
+            # Naming the content type tells "a proxy answered" (text/html) from an API bug.
+            kind = raw.headers.get("content-type") or "no content-type"
             raise APIResponseValidationError(
                 f"the response to {raw.method} {raw.url} is not a valid {model.__name__}"
-                f" ({where}: {first['msg']}); request-id {raw.request_id}",
+                f" ({where}: {first['msg']}; {kind}); request-id {raw.request_id}",
                 status_code=raw.status_code,
                 body=decode_body(content),
                 method=raw.method,

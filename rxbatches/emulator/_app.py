@@ -21,6 +21,7 @@ from multidict import CIMultiDict
 from .._errors import CreateValidationError
 from .._validation import MAX_BODY_BYTES, parse_create_body
 from ._faults import Fault, Faults
+from ._injection import BodyWriter, Cut, cut_lines, drop, send_faulty
 from ._store import Batch, Rejection, Store, new_id
 
 __all__ = ["ERROR_TYPES", "EmulatorStats", "Service", "build_app"]
@@ -94,6 +95,7 @@ class Service:
     results_chunk_size: int
     on_change: Callable[[], None]
     base_url: str = ""
+    gzip_results: bool = False
 
 
 def _error(
@@ -142,22 +144,22 @@ def _check_auth(service: Service, request: web.Request) -> None:
         raise Rejection(401, "authentication_error", "invalid x-api-key")
 
 
-async def _cut(request: web.Request) -> web.Response:
-    """Drop the connection without an answer (aiohttp then fails the write quietly)."""
-    if request.transport is not None:
-        request.transport.abort()
-    return web.Response()
+_BY_ID = frozenset({"retrieve", "cancel", "delete", "results"})
 
 
-async def _truncated(request: web.Request, response: web.Response, after: int) -> web.Response:
-    body = response.body if isinstance(response.body, bytes) else b""
-    head = web.StreamResponse(status=response.status, headers=response.headers)
-    head.content_length = len(body)
-    await head.prepare(request)
-    await head.write(body[:after])
-    if request.transport is not None:
-        request.transport.close()
-    return web.Response()
+def _check_propagated(service: Service, request: web.Request, endpoint: str) -> None:
+    """A batch made by a create is not found until ``propagation_delay`` has passed."""
+    delay = service.faults.propagation_delay
+    if delay <= 0 or endpoint not in _BY_ID:
+        return
+    batch_id = request.match_info["batch_id"]
+    try:
+        batch = service.store.get(batch_id)
+    except Rejection:
+        return  # unknown: the handler answers 404 itself
+    # Batches seeded with add_ended_batch (lines set) never went through a create.
+    if batch.lines is None and service.store.clock.time() - batch.created < delay:
+        raise Rejection(404, "not_found_error", f"No batch with id {batch_id!r} was found.")
 
 
 def build_app(service: Service) -> web.Application:
@@ -202,7 +204,7 @@ def build_app(service: Service) -> web.Application:
             await asyncio.sleep(fault.seconds)
             fault = None
         if fault is not None and fault.kind == "reset":
-            return await _cut(request)
+            return await drop(request)
         if fault is not None and fault.kind == "status":
             return _fault_response(fault, request_id)
         _FAULT.set(fault)
@@ -210,10 +212,12 @@ def build_app(service: Service) -> web.Application:
         if not request.headers.get("anthropic-version"):
             raise Rejection(400, "invalid_request_error", "anthropic-version: header is required")
         _check_query(request, endpoint)
+        _check_propagated(service, request, endpoint)
         response = await handler(request)
-        if fault is not None and fault.kind == "truncate" and isinstance(response, web.Response):
+        faulty = fault is not None and fault.kind in ("truncate", "slow")
+        if faulty and fault is not None and isinstance(response, web.Response):
             response.headers["request-id"] = request_id
-            return await _truncated(request, response, fault.after_bytes)
+            return await send_faulty(request, response, fault)
         return response
 
     async def create(request: web.Request) -> web.StreamResponse:
@@ -327,32 +331,34 @@ async def _stream_results(
 ) -> web.StreamResponse:
     """Send the results as JSONL in chunks, generated lazily (constant memory)."""
     fault = _FAULT.get()
-    budget = fault.after_bytes if fault is not None and fault.kind == "truncate" else None
     response = web.StreamResponse(
         headers={"content-type": "application/x-jsonl", "request-id": _REQUEST_ID.get()}
     )
+    if service.gzip_results and "gzip" in request.headers.get("Accept-Encoding", ""):
+        response.enable_compression(web.ContentCoding.gzip)
     stats = service.stats
     chunk_size = service.results_chunk_size
     stats.results_open += 1
     service.on_change()
     try:
         await response.prepare(request)
+        writer = BodyWriter(response, fault)
         pending: list[bytes] = []
         size = 0
-        for line in service.store.results(batch):
+        for line in cut_lines(service.store.results(batch), fault):
             pending.append(line)
             size += len(line)
             if size >= chunk_size:
-                budget = await _send(request, response, b"".join(pending), budget)
+                await writer.write(b"".join(pending))
                 pending.clear()
                 size = 0
         if pending:
-            budget = await _send(request, response, b"".join(pending), budget)
-        if budget is not None:
+            await writer.write(b"".join(pending))
+        if writer.cut_at_end:
             # The whole body fitted in the budget: still cut before the chunked end.
-            raise _Cut
+            raise Cut
         await response.write_eof()
-    except _Cut:
+    except Cut:
         if request.transport is not None:
             request.transport.close()
     except ConnectionError:
@@ -367,24 +373,3 @@ async def _stream_results(
         stats.results_open -= 1
         service.on_change()
     return response
-
-
-class _Cut(Exception):
-    """A truncate fault has used up its byte budget."""
-
-
-async def _send(
-    request: web.Request, response: web.StreamResponse, data: bytes, budget: int | None
-) -> int | None:
-    if budget is None:
-        await response.write(data)
-        # write() only yields when the socket pushes back; yield anyway so one big
-        # download cannot starve other requests, and a gone client is noticed.
-        await asyncio.sleep(0)
-        return None
-    if len(data) >= budget:
-        if budget:
-            await response.write(data[:budget])
-        raise _Cut
-    await response.write(data)
-    return budget - len(data)

@@ -45,6 +45,12 @@ class Emulator:
         clock: The clock (``None``: real time scaled by ``speed``; a
             :class:`ManualClock` for step-by-step tests).
         results_chunk_size: Bytes per chunk when streaming results.
+        gzip_results: Compress results streams with gzip when the client accepts it
+            (``Accept-Encoding: gzip``), as a CDN in front of the API may.
+        propagation_delay: Emulator seconds a batch made by a create answers 404 to
+            retrieve, cancel, delete and results, as a fresh batch may on the real API
+            (settable later as ``emu.faults.propagation_delay``).
+        fault_seed: Seed of the generator behind ``emu.faults.randomly(...)`` rules.
 
     Example:
         >>> async def main() -> None:
@@ -64,6 +70,9 @@ class Emulator:
         responder: Responder | None = None,
         clock: Clock | None = None,
         results_chunk_size: int = 64 * 1024,
+        gzip_results: bool = False,
+        propagation_delay: float = 0.0,
+        fault_seed: int | None = 0,
     ) -> None:
         if results_chunk_size < 1:
             raise ValueError("results_chunk_size must be at least 1")
@@ -71,7 +80,7 @@ class Emulator:
         self.port = port
         self.clock: Clock = clock if clock is not None else ScaledClock(speed)
         self.stats = EmulatorStats()
-        self.faults = Faults()
+        self.faults = Faults(seed=fault_seed, propagation_delay=propagation_delay)
         self._store = Store(
             self.clock,
             request_latency=request_latency,
@@ -85,6 +94,7 @@ class Emulator:
             api_keys=None if api_keys is None else frozenset(api_keys),
             results_chunk_size=results_chunk_size,
             on_change=self._notify,
+            gzip_results=gzip_results,
         )
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -230,7 +240,7 @@ class Emulator:
         return batch.id
 
     def reset(self) -> None:
-        """Drop every batch, zero the stats and forget scripted faults."""
+        """Drop every batch, zero the stats, forget scripted and random faults."""
         self._store.clear()
         self.faults.clear()
         open_streams = self.stats.results_open

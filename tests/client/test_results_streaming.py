@@ -120,13 +120,27 @@ async def test_a_connection_cut_mid_stream_is_an_api_connection_error_not_a_comp
     cut = len(lines[0]) * 10 + 5  # ten whole lines and a bit
     emulator.faults.script("results", Fault.truncate(cut))
 
-    result = await outcome(batches.results_streaming(batch_id))
+    result = await outcome(batches.results_streaming(batch_id, max_resumes=0))
 
     assert [r.custom_id for r in result.items] == [f"r{i}" for i in range(10)]
     assert isinstance(result.error, APIConnectionError)
     assert "while reading the response body" in str(result.error)
     assert not result.completed
-    assert emulator.stats.requests["results"] == 1  # part was delivered: not retried
+    assert emulator.stats.requests["results"] == 1  # resuming is off: not downloaded again
+
+
+async def test_a_connection_cut_mid_stream_is_resumed_by_default_without_duplicates(
+    batches: BatchService, emulator: Emulator
+) -> None:
+    lines = [result_line(f"r{i}") + b"\n" for i in range(100)]
+    batch_id = emulator.add_ended_batch(lines)
+    emulator.faults.script("results", Fault.truncate(len(lines[0]) * 10 + 5))
+
+    result = await outcome(batches.results_streaming(batch_id))
+
+    assert [r.custom_id for r in result.items] == [f"r{i}" for i in range(100)]
+    assert result.completed
+    assert emulator.stats.requests["results"] == 2
 
 
 async def test_results_before_the_batch_has_ended_fail_with_a_clear_error() -> None:

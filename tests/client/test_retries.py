@@ -15,6 +15,7 @@ from rxbatches import (
     BatchService,
     Client,
     ConflictError,
+    CreateOutcomeUnknownError,
     InternalServerError,
     NotFoundError,
     OverloadedError,
@@ -188,7 +189,8 @@ async def test_a_create_is_not_retried_after_an_ambiguous_server_error(
 
     result = await outcome(batches.create(make_requests(1)))
 
-    assert isinstance(result.error, InternalServerError)
+    assert isinstance(result.error, CreateOutcomeUnknownError)
+    assert isinstance(result.error.cause, InternalServerError)
     assert emulator.stats.requests["create"] == 1
 
 
@@ -199,7 +201,8 @@ async def test_a_create_is_not_retried_after_a_reset_once_the_body_was_sent(
 
     result = await outcome(batches.create(make_requests(1)))
 
-    assert isinstance(result.error, APIConnectionError)
+    assert isinstance(result.error, CreateOutcomeUnknownError)
+    assert isinstance(result.error.cause, APIConnectionError)
     assert emulator.stats.requests["create"] == 1
 
 

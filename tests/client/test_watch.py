@@ -137,11 +137,23 @@ async def test_watch_ends_in_on_error_once_retries_are_exhausted(
     assert emu.stats.requests["retrieve"] == 4
 
 
-async def test_watch_of_an_unknown_batch_fails_with_not_found(batches: BatchService) -> None:
-    result = await outcome(batches.watch("msgbatch_nope", interval=0.001))
+async def test_watch_of_an_unknown_batch_fails_with_not_found_once_the_grace_is_over(
+    batches: BatchService, emulator: Emulator
+) -> None:
+    result = await outcome(batches.watch("msgbatch_nope", interval=0.001, not_found_grace=0.2))
 
     assert result.items == []
     assert isinstance(result.error, NotFoundError)
+    assert emulator.stats.requests["retrieve"] >= 3  # at 0, 0.1 and 0.2 s
+
+
+async def test_watch_without_grace_reports_a_404_at_once(
+    batches: BatchService, emulator: Emulator
+) -> None:
+    result = await outcome(batches.watch("msgbatch_nope", not_found_grace=0))
+
+    assert isinstance(result.error, NotFoundError)
+    assert emulator.stats.requests["retrieve"] == 1
 
 
 async def test_take_stops_the_polling(frozen: tuple[Emulator, BatchService]) -> None:

@@ -1,0 +1,213 @@
+"""Load: one client, 1,000 concurrent watch streams and 100 concurrent result streams.
+
+Every stream ends in its batch's ``ended`` snapshot or with every result exactly once,
+memory stays bounded (tracemalloc's peak), and the requests share a small pool of
+connections: a TCP relay between the client and the emulator counts the connections
+the client opens (the client is unchanged; it just gets the relay's URL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import tracemalloc
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import reactivex
+from reactivex import Observable
+from reactivex import operators as ops
+
+from rxbatches import Client, MessageBatch, MessageBatchIndividualResponse
+from rxbatches.emulator import Emulator, ManualClock
+from tests.client.helpers import make_requests, result_line
+from tests.conftest import API_KEY
+
+WATCHES = 1000
+RESULT_STREAMS = 100
+RESULTS_PER_STREAM = 1000
+PAD = 1000
+"""Bytes of filler per result line: 100 streams x 1,000 lines x ~1 kB = 100 MB of results."""
+
+PEAK_BUDGET = 72 * 1024 * 1024
+"""The most memory (tracemalloc, the emulator's and the relay's included) the run may hold
+at once: measured about 43 MiB. Streaming holds a slice of each body and the current
+snapshots; buffering the results would hold their 100 MB of JSON, more as models."""
+
+DEADLINE = 60.0
+"""Real seconds for the whole run (it takes a few); a hang fails instead of blocking."""
+
+
+class ConnectionCountingRelay:
+    """A TCP relay to ``host:port`` that counts the connections it accepts."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._target = (host, port)
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.accepted = 0
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.sockets[0].getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    async def __aenter__(self) -> ConnectionCountingRelay:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.wait_closed()
+
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        task = asyncio.ensure_future(self._relay(reader, writer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self._target)
+        except OSError:
+            writer.close()
+            return
+        try:
+            await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
+        finally:
+            for w in (writer, up_writer):
+                w.close()
+                with contextlib.suppress(Exception):
+                    await w.wait_closed()
+
+
+async def _pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    try:
+        while data := await source.read(64 * 1024):
+            sink.write(data)
+            await sink.drain()
+    except ConnectionError:
+        pass
+    finally:
+        sink.close()
+
+
+def _result_lines(stream: int) -> Callable[[], Iterator[bytes]]:
+    """The results file of one stream, generated afresh for each download (no memory held)."""
+
+    def lines() -> Iterator[bytes]:
+        for i in range(RESULTS_PER_STREAM):
+            yield result_line(f"s{stream}-r{i}", pad=PAD) + b"\n"
+
+    return lines
+
+
+class Tracker:
+    """An observer keeping what the test checks (never the results themselves)."""
+
+    def __init__(self, on_item: Callable[[Any], None]) -> None:
+        self._on_item = on_item
+        self.error: Exception | None = None
+        self.completed = False
+        self.done = asyncio.Event()
+
+    def subscribe(self, source: Observable[Any]) -> Tracker:
+        source.subscribe(self._on_item, self._on_error, self._on_completed)
+        return self
+
+    def _on_error(self, error: Exception) -> None:
+        self.error = error
+        self.done.set()
+
+    def _on_completed(self) -> None:
+        self.completed = True
+        self.done.set()
+
+
+@pytest.mark.slow
+async def test_a_thousand_watches_and_a_hundred_result_streams_on_one_client() -> None:
+    clock = ManualClock()
+    async with (
+        Emulator(clock=clock, request_latency=1.0, results_chunk_size=16 * 1024) as emu,
+        ConnectionCountingRelay("127.0.0.1", int(emu.base_url.rsplit(":", 1)[1])) as relay,
+        Client(api_key=API_KEY, base_url=relay.base_url) as client,
+    ):
+        batches = client.messages.batches
+        # 1,000 batches, still in progress while the clock stands still.
+        created: list[MessageBatch] = await asyncio.wait_for(
+            reactivex.merge(*(batches.create(make_requests(1)) for _ in range(WATCHES))).pipe(
+                ops.to_list()
+            ),
+            DEADLINE,
+        )
+        assert len({b.id for b in created}) == WATCHES
+        result_ids = [emu.add_ended_batch(_result_lines(s)) for s in range(RESULT_STREAMS)]
+        gc.collect()
+
+        tracemalloc.start()
+        try:
+            baseline = tracemalloc.get_traced_memory()[0]
+            first_polls = asyncio.Event()
+            snapshots: list[list[MessageBatch]] = [[] for _ in created]
+
+            def on_snapshot(kept: list[MessageBatch]) -> Callable[[MessageBatch], None]:
+                def on_next(batch: MessageBatch) -> None:
+                    kept.append(batch)
+                    if len(kept) == 1 and all(snapshots):
+                        first_polls.set()
+
+                return on_next
+
+            def on_result(counts: Counter[str]) -> Callable[[MessageBatchIndividualResponse], None]:
+                return lambda result: counts.update((result.custom_id,))
+
+            watches = [
+                Tracker(on_snapshot(kept)).subscribe(batches.watch(b.id, interval=0.02))
+                for b, kept in zip(created, snapshots, strict=True)
+            ]
+            seen: list[Counter[str]] = [Counter() for _ in result_ids]
+            streams = [
+                Tracker(on_result(counts)).subscribe(batches.results_streaming(batch_id))
+                for batch_id, counts in zip(result_ids, seen, strict=True)
+            ]
+            async with asyncio.timeout(DEADLINE):
+                # Every watch has seen its batch in progress; now let them all end.
+                await first_polls.wait()
+                clock.advance(60.0)
+                for collector in [*watches, *streams]:
+                    await collector.done.wait()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        requests = sum(emu.stats.requests.values())
+        completed_downloads = emu.stats.results_completed
+
+    # No errors, every stream completed.
+    assert [c.error for c in [*watches, *streams] if c.error is not None] == []
+    assert all(c.completed for c in [*watches, *streams])
+    # Every watch: its own batch, in progress first, ended last, nothing after that.
+    for batch, kept in zip(created, snapshots, strict=True):
+        assert {s.id for s in kept} == {batch.id}
+        assert kept[0].processing_status == "in_progress"
+        assert kept[-1].processing_status == "ended"
+        assert [s.ended for s in kept].count(True) == 1
+        assert kept[-1].request_counts.succeeded == 1
+    # Every result stream: each of its results exactly once (matched by custom_id).
+    for stream, counts in enumerate(seen):
+        assert set(counts) == {f"s{stream}-r{i}" for i in range(RESULTS_PER_STREAM)}
+        assert set(counts.values()) == {1}
+    assert completed_downloads == RESULT_STREAMS
+    # Bounded memory.
+    assert peak - baseline < PEAK_BUDGET, f"peak {(peak - baseline) / 2**20:.1f} MiB"
+    # One pool: a few connections carried thousands of requests.
+    assert requests >= 2 * WATCHES + WATCHES + RESULT_STREAMS
+    assert relay.accepted <= 200, f"{relay.accepted} connections for {requests} requests"
+    assert relay.accepted * 10 <= requests
