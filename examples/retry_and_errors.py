@@ -11,8 +11,10 @@ What it shows, in four parts:
    (``max_retries=0``) so that the emulator's scripted 529 and 500 answers reach the
    stream, which resubscribes (each subscription sends the request again: the
    Observables are cold) until the fourth attempt succeeds.
-3. ``ops.retry(n)`` on a results download cut mid-stream: the retry downloads again from
-   the start, so ``ops.distinct`` by ``custom_id`` drops the lines seen before the cut.
+3. A results download cut mid-stream: by default the client resumes it itself
+   (``max_resumes=3``) and delivers each result once; with its resume switched off
+   (``max_resumes=0``), ``ops.retry(n)`` downloads again from the start and
+   ``ops.distinct`` by ``custom_id`` drops the lines seen before the cut.
 4. Failed *requests* (``errored`` results, not failed HTTP calls) are resubmitted as a
    new batch with ``rxbatches.operators.resubmit_failed``, a bounded number of rounds.
 
@@ -174,7 +176,7 @@ def backoff(target: Target) -> bool:
 
 
 def resumed_download(target: Target) -> bool:
-    """Part 3: ``ops.retry`` after a cut download, ``ops.distinct`` to drop repeated lines."""
+    """Part 3: the client's own resume, then ``ops.retry`` + ``ops.distinct`` without it."""
     print("3. retry a results download cut mid-stream")
     batches = target.client.messages.batches
     requests = make_requests(sized(200, 10), prefix="cut")
@@ -182,6 +184,12 @@ def resumed_download(target: Target) -> bool:
     ended = batches.watch(batch.id, interval=target.poll_interval).run()
     if target.emulator is not None:
         # 20 kB in: a few dozen lines arrive, then the connection drops.
+        target.emulator.faults.script("results", Fault.truncate(20_000))
+
+    # The client resumes the cut download by itself, de-duplicating by custom_id.
+    resumed = batches.results_streaming(ended.id).pipe(ops.count()).run()
+    print(f"  built-in resume: {resumed} results, each once")
+    if target.emulator is not None:
         target.emulator.faults.script("results", Fault.truncate(20_000))
 
     seen = 0
@@ -194,12 +202,12 @@ def resumed_download(target: Target) -> bool:
         return result.custom_id
 
     # retry(3): three subscriptions in all, after any error (see part 2 for a choosier one).
-    distinct: Observable[Result] = batches.results_streaming(ended.id).pipe(
+    distinct: Observable[Result] = batches.results_streaming(ended.id, max_resumes=0).pipe(
         ops.do_action(count), ops.retry(3), ops.distinct(custom_id)
     )
     unique = distinct.pipe(ops.count()).run()
-    print(f"  {seen} lines received over the attempts, {unique} distinct results")
-    return unique == len(requests) and (seen > unique or target.emulator is None)
+    print(f"  ops.retry: {seen} lines received over the attempts, {unique} distinct results")
+    return resumed == unique == len(requests) and (seen > unique or target.emulator is None)
 
 
 def resubmission(target: Target) -> bool:

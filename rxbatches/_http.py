@@ -123,6 +123,11 @@ def _transport_error(
     exc: BaseException, method: str, url: str, *, mid_body: bool = False, secret: str = ""
 ) -> APIConnectionError:
     detail = scrub(str(exc) or type(exc).__name__, secret)
+    if isinstance(exc, aiohttp.ClientResponseError):
+        # Raised here only by the response parser (we never call raise_for_status): the
+        # peer answered something that is not HTTP, e.g. a wrong port. Older aiohttp
+        # versions leave the message empty, so say it in words.
+        detail = f"the answer is not valid HTTP ({scrub(exc.message, secret) or 'unparseable'})"
     where = "while reading the response body" if mid_body else "before an answer"
     if isinstance(exc, asyncio.TimeoutError):
         kind = "connecting" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "reading"
