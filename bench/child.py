@@ -90,10 +90,32 @@ async def rx_models_noresume(args: argparse.Namespace) -> tuple[int, int]:
 
 
 async def rx_dicts(args: argparse.Namespace) -> tuple[int, int]:
-    """The bare bound of a dict fast path: rxbatches' HTTP layer + ``JsonlDictDecoder``.
+    """rxbatches ``results_streaming_dicts``: the opt-in fast path, dicts through the Observable."""
+    from rxbatches import Client
 
-    The client offers no fast path (yet): this is the bound one would reach.
-    """
+    async with Client(api_key=API_KEY, base_url=args.url, max_retries=0) as client:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        count = 0
+        text = 0
+
+        def on_next(item: Any) -> None:
+            nonlocal count, text
+            count += 1
+            result = item["result"]
+            if result["type"] == "succeeded":
+                text += len(result["message"]["content"][0]["text"])
+
+        client.messages.batches.results_streaming_dicts(args.batch).subscribe(
+            on_next,
+            lambda exc: done.set_exception(exc),
+            lambda: done.set_result(None),
+        )
+        await done
+    return count, 0
+
+
+async def dict_bound(args: argparse.Namespace) -> tuple[int, int]:
+    """The bound of the dict fast path: rxbatches' HTTP layer + ``JsonlDictDecoder``, no Rx."""
     from rxbatches._http import HTTPClient
     from rxbatches._jsonl import JsonlDictDecoder
     from rxbatches._options import ClientOptions
@@ -185,6 +207,7 @@ CONTENDERS: dict[str, Measure] = {
     "rx_models": rx_models,
     "rx_models_noresume": rx_models_noresume,
     "rx_dicts": rx_dicts,
+    "dict_bound": dict_bound,
     "sdk_async": sdk_async,
     "sdk_sync": sdk_sync,
     "bare_split": bare_split,

@@ -91,7 +91,8 @@ def _mib(n: float) -> str:
 
 RESULT_CONTENDERS = {
     "rx_models": "rxbatches results_streaming (validated models, Observable)",
-    "rx_dicts": "dict fast path bound: rxbatches HTTP layer + JsonlDictDecoder (no client API yet)",
+    "rx_dicts": "rxbatches results_streaming_dicts (opt-in fast path: dicts, Observable)",
+    "dict_bound": "bare rxbatches HTTP layer + JsonlDictDecoder (no Rx: the fast path's bound)",
     "sdk_async": "official SDK AsyncAnthropic ...batches.results()",
     "sdk_sync": "official SDK Anthropic ...batches.results()",
     "bare_split": "bare aiohttp download + line split",
@@ -163,10 +164,18 @@ def results_section(
     )
     dicts = got["rx_dicts"]["rate"]
     report.target(
-        "dict fast path vs the faster official SDK client (client API missing: bare bound used)",
-        f"{dicts / sdk:.1f}x ({dicts:,.0f} lines/s)",
+        "results_streaming_dicts (opt-in fast path) vs the faster official SDK client",
+        f"{dicts / sdk:.1f}x ({dicts:,.0f} vs {sdk:,.0f} lines/s)",
         ">= 10x",
         dicts >= 10 * sdk,
+    )
+    dict_cpu = got["rx_dicts"]["cpu"]
+    report.target(
+        "the same by client CPU time per line",
+        f"{sdk_cpu / dict_cpu:.1f}x ({dict_cpu / sizes.lines * 1e6:.1f} vs "
+        f"{sdk_cpu / sizes.lines * 1e6:.1f} us/line)",
+        "(info)",
+        None,
     )
     return got["rx_models"], batch
 
@@ -264,11 +273,17 @@ def create_section(emu: EmulatorThread, sizes: Sizes, report: Report) -> None:
     body = data.requests_file(n).stat().st_size
     print(f"create: {n:,} requests, {body / 1e6:.0f} MB of body", flush=True)
     got: dict[str, dict[str, Any]] = {}
-    for mode in ("create-rx-list", "create-sdk-list", "create-rx-run-file"):
-        got[mode] = r = _child("bench.scale", mode, "--url", emu.base_url, "--requests", str(n))
+    # The list creates alternate over rounds (the best kept), as the results contenders
+    # do: one burst of load from elsewhere then cannot decide the comparison alone.
+    modes = ["create-rx-list", "create-sdk-list"] * min(sizes.repeat, 2) + ["create-rx-run-file"]
+    for mode in modes:
+        r = _child("bench.scale", mode, "--url", emu.base_url, "--requests", str(n))
         emu.reset()  # drop the stored requests before the next create
         if r["requests"] != n:
             raise RuntimeError(f"{mode} created {r['requests']} requests, not {n}")
+        best = got.setdefault(mode, r)
+        if r["seconds"] < best["seconds"]:
+            got[mode] = r  # each run's notes below keep every run's memory
         growth = r["maxrss"] - r["rss0"]
         report.notes.append(
             f"{mode}: {r['seconds']:.2f} s ({r['cpu']:.2f} s client CPU), peak RSS growth "
@@ -276,7 +291,8 @@ def create_section(emu: EmulatorThread, sizes: Sizes, report: Report) -> None:
         )
     rx, sdk = got["create-rx-list"], got["create-sdk-list"]
     report.target(
-        f"create of {n:,} requests from a list: rxbatches vs official SDK time",
+        f"create of {n:,} requests from a list: rxbatches vs official SDK time (best of "
+        f"{min(sizes.repeat, 2)})",
         f"{rx['seconds']:.2f} s vs {sdk['seconds']:.2f} s (client CPU {rx['cpu']:.2f} vs "
         f"{sdk['cpu']:.2f} s)",
         "no slower",

@@ -119,12 +119,27 @@ class BatchServiceWithRawResponse:
         """
         return self._service._results(message_batch_id, options, max_resumes)
 
+    def results_streaming_dicts(
+        self,
+        message_batch_id: str,
+        *,
+        max_resumes: int = 3,
+        options: RequestOptions | None = None,
+    ) -> Observable[RawResponse[builtins.list[dict[str, Any]]]]:
+        """Raw :meth:`BatchService.results_streaming_dicts`: one raw item per decoded slice.
+
+        ::
+
+            subscribe ──(raw [d1,d2])──(raw [d3])── ... ──|
+        """
+        return self._service._results_dicts(message_batch_id, options, max_resumes)
+
     def watch(
         self,
         message_batch_id: str,
         *,
         interval: float = 5.0,
-        not_found_grace: float = 2.0,
+        not_found_grace: float | None = None,
         options: RequestOptions | None = None,
     ) -> Observable[RawResponse[MessageBatch]]:
         """Raw :meth:`BatchService.watch`: ``subscribe ──(raw)──(raw)──(raw ended)|``."""

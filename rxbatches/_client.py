@@ -11,7 +11,13 @@ from types import TracebackType
 from ._batches import BatchService
 from ._bridge import BackgroundLoop, Bridge
 from ._http import HTTPClient
-from ._options import DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ClientOptions
+from ._options import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_NOT_FOUND_GRACE,
+    DEFAULT_TIMEOUT,
+    ClientOptions,
+)
 
 __all__ = ["Client", "Messages"]
 
@@ -55,6 +61,14 @@ class Client:
         max_retries: Retries after the first attempt of a request.
         connect_timeout: Seconds to wait for a connection.
         default_headers: Headers sent with every request.
+        not_found_grace: Seconds during which a 404 about a batch this client just
+            created is asked again (0.1 s, 0.2 s, 0.4 s... at most 1 s apart), counted
+            from its create: the API may not show a new batch everywhere at once. Applies
+            to ``retrieve``, ``cancel``, ``delete`` and ``results_streaming`` (and
+            ``run``); a 404 about a batch this client did not create is reported at
+            once. ``watch`` uses it as its own grace before its first snapshot, for any
+            id. ``0`` reports every 404 at once; overridable per call with
+            ``RequestOptions(not_found_grace=...)``.
 
     Raises:
         ValueError: Naming the field, when no API key is given or found, the base URL is
@@ -74,6 +88,7 @@ class Client:
         max_retries: int = DEFAULT_MAX_RETRIES,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         default_headers: Mapping[str, str] | None = None,
+        not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
     ) -> None:
         self._options = ClientOptions.from_env(
             api_key=api_key,
@@ -82,6 +97,7 @@ class Client:
             max_retries=max_retries,
             connect_timeout=connect_timeout,
             default_headers=default_headers or {},
+            not_found_grace=not_found_grace,
         )
         self._background = BackgroundLoop()
         self._http = HTTPClient(self._options)

@@ -31,6 +31,7 @@ from typing import TypeVar
 
 import aiohttp
 
+from ._body import FileBody
 from ._errors import APIConnectionError, APIError, APITimeoutError, CreateOutcomeUnknownError
 from ._options import ClientOptions, EffectiveOptions
 from ._response import RawResponse, scrub, status_error
@@ -49,6 +50,19 @@ except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare 
 USER_AGENT = f"rxbatches/{_VERSION}"
 
 log = logging.getLogger("rxbatches")
+
+_LARGE_BODY = 1 << 20
+"""Bodies larger than this are streamed: aiohttp warns (``ResourceWarning``) about raw
+bytes over 1 MiB, and under ``-W error`` that warning would break the request."""
+
+_BODY_BLOCK = 256 * 1024
+"""Bytes of a streamed body handed to aiohttp at a time."""
+
+
+async def _slices(body: bytes) -> AsyncIterator[memoryview]:
+    view = memoryview(body)
+    for start in range(0, len(view), _BODY_BLOCK):
+        yield view[start : start + _BODY_BLOCK]
 
 
 class StreamResponse:
@@ -240,7 +254,7 @@ class HTTPClient:
         *,
         options: EffectiveOptions,
         query: Mapping[str, str] | None = None,
-        body: bytes | None = None,
+        body: bytes | FileBody | None = None,
         create: bool = False,
         request_count: int | None = None,
     ) -> RawResponse[T]:
@@ -252,7 +266,8 @@ class HTTPClient:
             parser: Decodes the body when :meth:`RawResponse.parse` is called.
             options: The effective options of this request.
             query: Query parameters (``options.extra_query`` is added).
-            body: A JSON body, already encoded.
+            body: A JSON body, already encoded, as bytes or spooled to a file (bodies
+                over 1 MiB are streamed, with their ``Content-Length``).
             create: Apply the create retry policy (never risk a second batch).
             request_count: The number of requests of a create (for its error message).
 
@@ -312,7 +327,7 @@ class HTTPClient:
         url: str,
         options: EffectiveOptions,
         query: Mapping[str, str] | None,
-        body: bytes | None,
+        body: bytes | FileBody | None,
         *,
         create: bool,
         read: bool,
@@ -321,6 +336,9 @@ class HTTPClient:
     ) -> tuple[aiohttp.ClientResponse, bytes | None, int]:
         session = await self._session()
         headers = self._headers(options, body=body is not None, accept=accept)
+        streamed = isinstance(body, FileBody) or (body is not None and len(body) > _LARGE_BODY)
+        if streamed and body is not None:
+            headers["content-length"] = str(body.size if isinstance(body, FileBody) else len(body))
         params = {**(query or {}), **options.extra_query}
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=options.connect_timeout, sock_read=options.timeout
@@ -330,12 +348,18 @@ class HTTPClient:
         while True:
             response: aiohttp.ClientResponse | None = None
             sent_at = datetime.now(UTC)
+            # A streamed body gets a fresh reader per attempt, from its first byte.
+            data: object = body
+            if isinstance(body, FileBody):
+                data = body.stream()
+            elif streamed and body is not None:
+                data = _slices(body)
             try:
                 response = await session.request(
                     method,
                     url,
                     params=params or None,
-                    data=body,
+                    data=data,
                     headers=headers,
                     timeout=timeout,
                     allow_redirects=False,

@@ -3,9 +3,11 @@
 A job is any iterable of requests, however long. :class:`Chunker` reads it one request
 at a time, checks each with the shared create rules (:mod:`rxbatches._validation`) as it
 streams past, checks ``custom_id`` uniqueness across the whole job, serialises each
-request once, and closes a batch body before it would exceed either limit. Only the
-serialised bytes of the batch being built are held (plus one request read ahead, so the
-last batch is known as such), never the whole job.
+request once, and closes a batch body before it would exceed either limit. Each body is
+written, a request at a time, into a spooled temporary file (in memory up to 1 MiB, on
+disk beyond) and sent from there in blocks: memory holds at most 1 MiB of a body and
+the request read ahead (so the last batch is known as such), never a whole body nor the
+job.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from ._body import FileBody
 from ._errors import CreateValidationError
 from ._models import Request
 from ._validation import MAX_BODY_BYTES, MAX_REQUESTS, validate_requests
@@ -37,7 +40,7 @@ class Chunk:
 
     __slots__ = ("_body", "first", "index", "last", "size")
 
-    def __init__(self, *, index: int, first: int, size: int, body: bytes, last: bool) -> None:
+    def __init__(self, *, index: int, first: int, size: int, body: FileBody, last: bool) -> None:
         self.index = index
         """The batch's position in the job, from 0."""
         self.first = first
@@ -46,10 +49,10 @@ class Chunk:
         """How many requests it holds."""
         self.last = last
         """Whether the input was exhausted with it (no batch follows)."""
-        self._body: bytes | None = body
+        self._body: FileBody | None = body
 
-    def take_body(self) -> bytes:
-        """Hand the body over once, so it is released as soon as it has been sent.
+    def take_body(self) -> FileBody:
+        """Hand the body over once: the create that sends it closes its file.
 
         Raises:
             RuntimeError: If it was taken already.
@@ -191,31 +194,29 @@ class Chunker:
                 raise CreateValidationError("requests", "must hold at least 1 request")
             return None
         first = self.requests_in_chunks
-        parts: list[bytes] = []
+        body = FileBody()  # closes its file if an error leaves it unsent
+        body.write(_OPEN)
+        count = 0
         size = _ENVELOPE - 1  # the separators: one fewer than the requests
         while self._ahead is not None:
             encoded = self._ahead
-            if parts and size + 1 + len(encoded) > self._max_body:
+            if count and size + 1 + len(encoded) > self._max_body:
                 break  # it opens the next batch
-            parts.append(encoded)
+            body.write(b"," + encoded if count else encoded)
+            count += 1
             size += 1 + len(encoded)
             self._ahead = None
-            if len(parts) == self._max_requests:
+            if count == self._max_requests:
                 self._peek()
                 break
             # An error here is about a request of this batch: the batch is not sent.
             self._ahead = self._read_one()
+        body.write(_CLOSE)
         last = self._ahead is None and self._error is None
         self._finished = self._complete = last
-        chunk = Chunk(
-            index=self._batches,
-            first=first,
-            size=len(parts),
-            body=_OPEN + b",".join(parts) + _CLOSE,
-            last=last,
-        )
+        chunk = Chunk(index=self._batches, first=first, size=count, body=body, last=last)
         self._batches += 1
-        self.requests_in_chunks += len(parts)
+        self.requests_in_chunks += count
         return chunk
 
     def close(self) -> None:

@@ -10,12 +10,15 @@ list fails the subscription without a request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from ._errors import CreateValidationError, NotFoundError
+from ._body import FileBody
+from ._errors import APIResponseValidationError, CreateValidationError, NotFoundError
+from ._grace import CreatedBatches, grace_delay, until_found
 from ._http import HTTPClient
 from ._models import (
     DeletedMessageBatch,
@@ -23,7 +26,7 @@ from ._models import (
     MessageBatchPage,
     Request,
 )
-from ._options import EffectiveOptions
+from ._options import EffectiveOptions, check_not_found_grace
 from ._response import RawResponse, model_parser
 from ._validation import encode_create_body
 
@@ -54,9 +57,14 @@ def batch_path(message_batch_id: str, suffix: str = "") -> str:
 
 
 async def create(
-    http: HTTPClient, requests: object, options: EffectiveOptions
+    http: HTTPClient,
+    requests: object,
+    options: EffectiveOptions,
+    created: CreatedBatches | None = None,
 ) -> RawResponse[MessageBatch]:
     """POST a create; the requests are checked (and nothing sent) first.
+
+    The new batch is remembered in ``created`` (for the 404 grace of :mod:`._grace`).
 
     Raises:
         CreateValidationError: The requests break a rule of the API.
@@ -68,7 +76,7 @@ async def create(
             "requests", f"must be a list of requests, not {type(requests).__name__}"
         )
     body = encode_create_body(requests)
-    return await http.request(
+    raw = await http.request(
         "POST",
         BATCHES_PATH,
         _batch,
@@ -77,44 +85,95 @@ async def create(
         create=True,
         request_count=len(requests),
     )
+    return _remember(raw, created, options)
+
+
+def _remember(
+    raw: RawResponse[MessageBatch], created: CreatedBatches | None, options: EffectiveOptions
+) -> RawResponse[MessageBatch]:
+    if created is not None:
+        # A malformed answer is the subscriber's to see, at its parse().
+        with contextlib.suppress(APIResponseValidationError):
+            created.add(raw.parse().id, options.not_found_grace)
+    return raw
 
 
 async def create_encoded(
-    http: HTTPClient, body: bytes, options: EffectiveOptions, request_count: int | None = None
+    http: HTTPClient,
+    body: bytes | FileBody,
+    options: EffectiveOptions,
+    request_count: int | None = None,
+    created: CreatedBatches | None = None,
 ) -> RawResponse[MessageBatch]:
-    """POST a create body that was already checked and encoded (by a job's splitter)."""
-    return await http.request(
-        "POST",
-        BATCHES_PATH,
-        _batch,
-        options=options,
-        body=body,
-        create=True,
-        request_count=request_count,
-    )
+    """POST a create body that was already checked and encoded (by a job's splitter).
+
+    A :class:`~rxbatches._body.FileBody` is streamed from its file, closed at the end.
+    """
+    try:
+        raw = await http.request(
+            "POST",
+            BATCHES_PATH,
+            _batch,
+            options=options,
+            body=body,
+            create=True,
+            request_count=request_count,
+        )
+        return _remember(raw, created, options)
+    finally:
+        if isinstance(body, FileBody):
+            body.close()
 
 
 async def retrieve(
-    http: HTTPClient, message_batch_id: str, options: EffectiveOptions
+    http: HTTPClient,
+    message_batch_id: str,
+    options: EffectiveOptions,
+    created: CreatedBatches | None = None,
 ) -> RawResponse[MessageBatch]:
-    """GET one batch."""
-    return await http.request("GET", batch_path(message_batch_id), _batch, options=options)
+    """GET one batch (a 404 just after this client created it is asked again)."""
+    path = batch_path(message_batch_id)
+    return await until_found(
+        created,
+        message_batch_id,
+        options.not_found_grace,
+        lambda: http.request("GET", path, _batch, options=options),
+    )
 
 
 async def cancel(
-    http: HTTPClient, message_batch_id: str, options: EffectiveOptions
+    http: HTTPClient,
+    message_batch_id: str,
+    options: EffectiveOptions,
+    created: CreatedBatches | None = None,
 ) -> RawResponse[MessageBatch]:
     """POST a cancel (no body); the batch answers in ``canceling`` state."""
-    return await http.request(
-        "POST", batch_path(message_batch_id, "/cancel"), _batch, options=options
+    path = batch_path(message_batch_id, "/cancel")
+    return await until_found(
+        created,
+        message_batch_id,
+        options.not_found_grace,
+        lambda: http.request("POST", path, _batch, options=options),
     )
 
 
 async def delete(
-    http: HTTPClient, message_batch_id: str, options: EffectiveOptions
+    http: HTTPClient,
+    message_batch_id: str,
+    options: EffectiveOptions,
+    created: CreatedBatches | None = None,
 ) -> RawResponse[DeletedMessageBatch]:
-    """DELETE an ended batch."""
-    return await http.request("DELETE", batch_path(message_batch_id), _deleted, options=options)
+    """DELETE an ended batch; once deleted, a 404 about it is reported at once."""
+    path = batch_path(message_batch_id)
+    raw = await until_found(
+        created,
+        message_batch_id,
+        options.not_found_grace,
+        lambda: http.request("DELETE", path, _deleted, options=options),
+    )
+    if created is not None:
+        created.forget(message_batch_id)
+    return raw
 
 
 def encode_path_id(field: str, value: object) -> str:
@@ -207,25 +266,8 @@ def check_interval(interval: object) -> float:
     return float(interval)
 
 
-def check_grace(not_found_grace: object) -> float:
-    """Check a 404 grace window.
-
-    Raises:
-        ValueError: Naming ``not_found_grace``, unless it is a finite number >= 0.
-    """
-    if (
-        isinstance(not_found_grace, bool)
-        or not isinstance(not_found_grace, int | float)
-        or not 0 <= not_found_grace < float("inf")
-    ):
-        raise ValueError(
-            f"not_found_grace: must be a number of seconds >= 0, got {not_found_grace!r}"
-        )
-    return float(not_found_grace)
-
-
-_GRACE_FIRST_DELAY = 0.1
-_GRACE_MAX_DELAY = 1.0
+check_grace = check_not_found_grace
+"""Check a 404 grace window (``ValueError`` naming ``not_found_grace``)."""
 
 
 async def watch(
@@ -258,7 +300,7 @@ async def watch(
             remaining = deadline - loop.time()
             if found or remaining <= 0:
                 raise
-            delay = min(_GRACE_FIRST_DELAY * 2.0**misses, _GRACE_MAX_DELAY, remaining)
+            delay = grace_delay(misses, remaining)
             misses += 1
             log.info(
                 "batch %s not found yet, asking again in %.3fs (%.3fs of grace left): %s",

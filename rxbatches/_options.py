@@ -22,16 +22,20 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_MAX_RETRIES",
+    "DEFAULT_NOT_FOUND_GRACE",
     "DEFAULT_TIMEOUT",
     "ClientOptions",
     "EffectiveOptions",
     "RequestOptions",
+    "check_not_found_grace",
 ]
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_TIMEOUT = 600.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_MAX_RETRIES = 2
+DEFAULT_NOT_FOUND_GRACE = 2.0
+"""Seconds a 404 about a batch just created is asked again (see ``not_found_grace``)."""
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 # RFC 9110 token characters: anything else (notably CR/LF) would let a value smuggle headers.
@@ -57,6 +61,21 @@ def _check_retries(name: str, value: object) -> int:
     if value < 0:
         raise ValueError(f"{name}: must be >= 0, got {value!r}")
     return value
+
+
+def check_not_found_grace(value: object) -> float:
+    """Check a 404 grace window.
+
+    Raises:
+        ValueError: Naming ``not_found_grace``, unless it is a finite number >= 0.
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 <= value < float("inf")
+    ):
+        raise ValueError(f"not_found_grace: must be a number of seconds >= 0, got {value!r}")
+    return float(value)
 
 
 def _check_headers(name: str, value: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -105,10 +124,14 @@ class RequestOptions:
             name. Values of secret headers (``x-api-key``, ``authorization``) are hidden in
             the repr.
         extra_query: Query parameters added to the request.
+        not_found_grace: Seconds after its create during which a 404 about a batch this
+            client created is asked again (``0``: report it at once); see
+            :class:`~rxbatches.Client`. Must be a finite number >= 0.
 
     Raises:
         ValueError: Naming the field, for a negative or zero ``timeout``, a negative
-            ``max_retries``, or a malformed header or parameter.
+            ``max_retries``, a bad ``not_found_grace``, or a malformed header or
+            parameter.
 
     Example:
         >>> RequestOptions(timeout=30.0, max_retries=0)
@@ -119,12 +142,15 @@ class RequestOptions:
     max_retries: int | None = None
     extra_headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY, hash=False)
     extra_query: Mapping[str, str] = field(default_factory=lambda: _EMPTY, hash=False)
+    not_found_grace: float | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "timeout", _check_timeout("timeout", self.timeout, allow_none=True))
         if self.max_retries is not None:
             set_(self, "max_retries", _check_retries("max_retries", self.max_retries))
+        if self.not_found_grace is not None:
+            set_(self, "not_found_grace", check_not_found_grace(self.not_found_grace))
         set_(self, "extra_headers", _check_headers("extra_headers", self.extra_headers))
         set_(self, "extra_query", _check_query("extra_query", self.extra_query))
 
@@ -132,7 +158,13 @@ class RequestOptions:
         return (
             f"RequestOptions(timeout={self.timeout!r}, max_retries={self.max_retries!r}, "
             f"extra_headers={_redacted(self.extra_headers)!r}, "
-            f"extra_query={dict(self.extra_query)!r})"
+            f"extra_query={dict(self.extra_query)!r}"
+            + (
+                ""
+                if self.not_found_grace is None
+                else f", not_found_grace={self.not_found_grace!r}"
+            )
+            + ")"
         )
 
     def merged(self, other: RequestOptions | None) -> RequestOptions:
@@ -144,6 +176,9 @@ class RequestOptions:
             max_retries=other.max_retries if other.max_retries is not None else self.max_retries,
             extra_headers={**self.extra_headers, **other.extra_headers},
             extra_query={**self.extra_query, **other.extra_query},
+            not_found_grace=(
+                other.not_found_grace if other.not_found_grace is not None else self.not_found_grace
+            ),
         )
 
 
@@ -156,6 +191,7 @@ class EffectiveOptions:
     max_retries: int
     extra_headers: Mapping[str, str]
     extra_query: Mapping[str, str]
+    not_found_grace: float = DEFAULT_NOT_FOUND_GRACE
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -169,6 +205,8 @@ class ClientOptions:
         connect_timeout: Seconds to wait for a connection.
         max_retries: Retries after the first attempt.
         default_headers: Headers sent with every request.
+        not_found_grace: Seconds after its create during which a 404 about a batch this
+            client created is asked again.
     """
 
     api_key: str
@@ -177,6 +215,7 @@ class ClientOptions:
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
     default_headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY, hash=False)
+    not_found_grace: float = DEFAULT_NOT_FOUND_GRACE
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -193,6 +232,7 @@ class ClientOptions:
         )
         set_(self, "max_retries", _check_retries("max_retries", self.max_retries))
         set_(self, "default_headers", _check_headers("default_headers", self.default_headers))
+        set_(self, "not_found_grace", check_not_found_grace(self.not_found_grace))
 
     @classmethod
     def from_env(
@@ -223,7 +263,8 @@ class ClientOptions:
             f"ClientOptions(api_key=<hidden>, base_url={self.base_url!r}, "
             f"timeout={self.timeout!r}, connect_timeout={self.connect_timeout!r}, "
             f"max_retries={self.max_retries!r}, "
-            f"default_headers={_redacted(self.default_headers)!r})"
+            f"default_headers={_redacted(self.default_headers)!r}, "
+            f"not_found_grace={self.not_found_grace!r})"
         )
 
     def with_overrides(self, **changes: Any) -> ClientOptions:
@@ -239,6 +280,7 @@ class ClientOptions:
                 max_retries=self.max_retries,
                 extra_headers=self.default_headers,
                 extra_query=_EMPTY,
+                not_found_grace=self.not_found_grace,
             )
         return EffectiveOptions(
             timeout=options.timeout if options.timeout is not None else self.timeout,
@@ -248,6 +290,11 @@ class ClientOptions:
             ),
             extra_headers={**self.default_headers, **options.extra_headers},
             extra_query=options.extra_query,
+            not_found_grace=(
+                options.not_found_grace
+                if options.not_found_grace is not None
+                else self.not_found_grace
+            ),
         )
 
 

@@ -39,6 +39,7 @@ MAX_BODY_BYTES = 256 * 1024 * 1024
 
 _CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _REQUESTS: TypeAdapter[list[Request]] = TypeAdapter(list[Request])
+_BODY: TypeAdapter[dict[str, list[Request]]] = TypeAdapter(dict[str, list[Request]])
 
 
 @contextmanager
@@ -146,8 +147,9 @@ def encode_create_body(requests: Iterable[Request | Mapping[str, Any]]) -> bytes
     """
     models = validate_requests(requests)
     with _gc_paused():
-        encoded = _REQUESTS.dump_json(models, exclude_unset=True, by_alias=True)
-    body = b'{"requests":' + encoded + b"}"
+        # The envelope serialised with the list: wrapping the list's bytes afterwards
+        # would copy the whole body once more (140 MB for 100,000 requests).
+        body = _BODY.dump_json({"requests": models}, exclude_unset=True, by_alias=True)
     if len(body) > MAX_BODY_BYTES:
         raise CreateValidationError(
             "body", f"is {len(body):,} bytes; at most {MAX_BODY_BYTES:,} are allowed"

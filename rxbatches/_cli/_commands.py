@@ -144,7 +144,9 @@ def watch(session: Session) -> int:
 
     with session.client() as client:
         snapshots = client.messages.batches.watch(
-            session.args.batch_id, interval=session.args.interval
+            session.args.batch_id,
+            interval=session.args.interval,
+            not_found_grace=session.args.not_found_grace,
         )
         try:
             drain(snapshots.pipe(ops.do_action(show), rbo.progress()), draw)
@@ -231,6 +233,16 @@ def _positive(text: str) -> float:
     return value
 
 
+def _not_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, not {text}")
+    return value
+
+
 def _count(text: str) -> int:
     try:
         value = int(text)
@@ -267,6 +279,14 @@ def _watch_args(parser: argparse.ArgumentParser) -> None:
         default=5.0,
         metavar="SECONDS",
         help="seconds between polls (default %(default)s)",
+    )
+    parser.add_argument(
+        "--not-found-grace",
+        type=_not_negative,
+        metavar="SECONDS",
+        help="until the first answer, ask again for this long about a batch that answers"
+        " 404: one just created may not be visible yet (default 2; 0 reports a 404 at"
+        " once)",
     )
 
 

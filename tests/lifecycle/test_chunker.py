@@ -49,7 +49,7 @@ def test_chunks_are_the_shared_encoders_bodies_greedily_within_both_limits(
     assert chunker.requests_in_chunks == len(requests)
     for chunk, following in itertools.zip_longest(chunks, chunks[1:]):
         held = requests[chunk.first : chunk.first + chunk.size]
-        body = chunk.take_body()
+        body = b"".join(chunk.take_body().blocks())
         assert body == encode_create_body(held)  # byte for byte what create would send
         assert [r.custom_id for r in parse_create_body(body)] == [r["custom_id"] for r in held]
         assert len(body) <= max_body

@@ -1,0 +1,80 @@
+"""Request bodies written piece by piece and spooled to a temporary file past 1 MiB.
+
+A job's batch body can be 256 MB: :class:`FileBody` lets the job's splitter write it a
+request at a time and the HTTP layer send it in blocks, so it is never whole in memory.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+
+__all__ = ["FileBody"]
+
+_BLOCK = 256 * 1024
+"""Bytes read from the file at a time."""
+
+_SPOOL = 1 << 20
+"""A :class:`FileBody` stays in memory up to this size, then goes to a temporary file."""
+
+
+class FileBody:
+    """A request body written piece by piece, spooled to a temporary file past 1 MiB.
+
+    Sent in blocks with its exact ``Content-Length``; each attempt reads it again from
+    its start, so a retried request sends the same bytes. The file is a bare descriptor
+    (no file object to warn when it is collected unclosed): :meth:`close`, or losing the
+    last reference, closes it, and the file (already unlinked) goes with it.
+    """
+
+    __slots__ = ("_buffer", "_fd", "size")
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._fd = -1
+        self.size = 0
+        """The body's length in bytes so far."""
+
+    def write(self, data: bytes) -> None:
+        """Append bytes to the body."""
+        self._buffer += data
+        self.size += len(data)
+        if len(self._buffer) >= _SPOOL:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self._fd < 0:
+            with tempfile.TemporaryFile() as file:
+                self._fd = os.dup(file.fileno())
+        view = memoryview(self._buffer)
+        while view:
+            view = view[os.write(self._fd, view) :]
+        view.release()
+        self._buffer = bytearray()
+
+    def blocks(self) -> Iterator[bytes]:
+        """Read the body from its start, a block at a time."""
+        if self._fd >= 0:
+            os.lseek(self._fd, 0, os.SEEK_SET)
+            while block := os.read(self._fd, _BLOCK):
+                yield block
+        if self._buffer:
+            yield bytes(self._buffer)
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """The body for one attempt of a request, from its start, as aiohttp reads it."""
+        # Read on the loop, not in an executor: the file was just written (it is in
+        # the page cache), and a block reads in microseconds, less than a thread hop.
+        for block in self.blocks():
+            yield block
+
+    def close(self) -> None:
+        """Drop the body: close (and so delete) its file."""
+        fd, self._fd = self._fd, -1
+        self._buffer = bytearray()
+        if fd >= 0:
+            os.close(fd)
+
+    def __del__(self) -> None:
+        self.close()

@@ -1,0 +1,216 @@
+"""The 404 grace of a batch just created: it may not be visible everywhere yet.
+
+The API can answer 404 about a batch for a moment after the create that made it. The
+service remembers the batches its client created (:class:`CreatedBatches`); an
+operation on one of them that gets a 404 less than ``not_found_grace`` seconds after
+the create asks again (0.1 s, then twice as long each time, at most 1 s apart) until
+that window ends, then reports the 404. A 404 about any other id is reported at once:
+asking again would only delay the error of a mistyped id. ``watch`` has its own,
+wider rule (see :func:`rxbatches._operations.watch`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import TypeVar
+
+from ._errors import NotFoundError
+
+__all__ = [
+    "MAX_REMEMBERED",
+    "CreatedBatches",
+    "grace_delay",
+    "until_found",
+    "until_found_stream",
+]
+
+T = TypeVar("T")
+
+log = logging.getLogger("rxbatches")
+
+MAX_REMEMBERED = 10_000
+"""At most this many recent creates are remembered (about 100 bytes each)."""
+
+_FIRST_DELAY = 0.1
+_MAX_DELAY = 1.0
+
+
+def grace_delay(misses: int, remaining: float) -> float:
+    """Seconds to wait before asking again after ``misses`` 404s: 0.1, 0.2, 0.4... <= 1 s.
+
+    Never past the end of the window (``remaining`` seconds from now).
+    """
+    return min(_FIRST_DELAY * 2.0**misses, _MAX_DELAY, remaining)
+
+
+class CreatedBatches:
+    """The batches this client created recently, with the monotonic time of each create.
+
+    Thread-safe (a client serves several event loops) and bounded: an entry is dropped
+    once it is older than the longest grace window it can still matter to (the
+    client's, or a longer one a create was made with), and only the newest
+    ``max_entries`` are kept.
+
+    Args:
+        horizon: Seconds an entry is kept at least (the client's ``not_found_grace``).
+        max_entries: How many creates are remembered at most.
+        clock: The monotonic clock (seconds).
+    """
+
+    def __init__(
+        self,
+        horizon: float = 0.0,
+        *,
+        max_entries: int = MAX_REMEMBERED,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._horizon = horizon
+        self._max_entries = max_entries
+        self._clock = clock
+        self._created: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._created)
+
+    def __repr__(self) -> str:
+        return f"<CreatedBatches {len(self._created)} remembered, horizon {self._horizon} s>"
+
+    def add(self, batch_id: str, grace: float) -> None:
+        """Remember that this client just created ``batch_id`` (with that grace in effect)."""
+        now = self._clock()
+        with self._lock:
+            self._horizon = max(self._horizon, grace)
+            self._created[batch_id] = now
+            self._created.move_to_end(batch_id)
+            # Entries arrive in time order: the stale ones are at the front.
+            created = self._created
+            while created:
+                oldest = next(iter(created.values()))
+                if len(created) <= self._max_entries and now - oldest <= self._horizon:
+                    break
+                created.popitem(last=False)
+
+    def forget(self, batch_id: str) -> None:
+        """Drop ``batch_id`` (deleted: a 404 about it is final from now on)."""
+        with self._lock:
+            self._created.pop(batch_id, None)
+
+    def created_at(self, batch_id: str) -> float | None:
+        """The clock time of the create of ``batch_id``, if this client made it recently."""
+        with self._lock:
+            return self._created.get(batch_id)
+
+    def now(self) -> float:
+        """The registry's clock."""
+        return self._clock()
+
+
+class _Window:
+    """The grace of one operation: when it ends, and how many 404s were met."""
+
+    def __init__(self, created: CreatedBatches | None, batch_id: str, grace: float) -> None:
+        self.created = created
+        self.batch_id = batch_id
+        at = created.created_at(batch_id) if created is not None and grace > 0 else None
+        # Fixed at the start: a create remembered or forgotten later changes nothing here.
+        self.created_at = at
+        self.deadline = None if at is None else at + grace
+        self.misses = 0
+
+    async def absorb(self, exc: NotFoundError) -> None:
+        """Wait before asking again, or raise the 404 once the window is over."""
+        if self.created is None or self.deadline is None:
+            raise exc
+        now = self.created.now()
+        remaining = self.deadline - now
+        if remaining <= 0:
+            if not self.misses:
+                raise exc
+            assert self.created_at is not None
+            raise _after_grace(exc, now - self.created_at, self.misses) from None
+        delay = grace_delay(self.misses, remaining)
+        self.misses += 1
+        log.info(
+            "batch %s, created %.3fs ago, not found yet: asking again in %.3fs: %s",
+            self.batch_id,
+            now - (self.created_at or now),
+            delay,
+            exc,
+        )
+        await asyncio.sleep(delay)
+
+
+def _after_grace(exc: NotFoundError, waited: float, misses: int) -> NotFoundError:
+    return type(exc)(
+        f"{exc.message} (asked {misses + 1} times during the {waited:.1f} s after this"
+        " client created it)",
+        status_code=exc.status_code,
+        request_id=exc.request_id,
+        body=exc.body,
+        headers=exc.headers,
+        method=exc.method,
+        url=exc.url,
+    )
+
+
+async def until_found(
+    created: CreatedBatches | None,
+    batch_id: str,
+    grace: float,
+    attempt: Callable[[], Awaitable[T]],
+) -> T:
+    """Await ``attempt()``, asking again on a 404 while the batch is in its grace window.
+
+    Raises:
+        NotFoundError: At once for a batch this client did not create recently, else
+            once the window from its create is over.
+    """
+    window = _Window(created, batch_id, grace)
+    while True:
+        try:
+            return await attempt()
+        except NotFoundError as exc:
+            await window.absorb(exc)
+
+
+async def until_found_stream(
+    created: CreatedBatches | None,
+    batch_id: str,
+    grace: float,
+    attempts: Callable[[], AsyncGenerator[T, None]],
+) -> AsyncGenerator[T, None]:
+    """Yield the items of ``attempts()``, started again on a 404 before its first item.
+
+    A 404 after the first item is the stream's own business, reported as is.
+
+    Raises:
+        NotFoundError: As :func:`until_found`.
+    """
+    window = _Window(created, batch_id, grace)
+    while True:
+        stream = attempts()
+        try:
+            first = await anext(stream)
+        except StopAsyncIteration:
+            return
+        except NotFoundError as exc:
+            await stream.aclose()
+            await window.absorb(exc)
+            continue
+        except BaseException:
+            await stream.aclose()
+            raise
+        break
+    async with contextlib.aclosing(stream):
+        yield first
+        del first  # hold no delivered item while the next one is produced
+        async for item in stream:
+            yield item
+            del item
