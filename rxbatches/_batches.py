@@ -1,28 +1,26 @@
 """The batch service: every Message Batches operation as a cold Observable.
 
 Each operation is implemented once (:mod:`rxbatches._operations`) and exposed raw, as
-Observables of :class:`~rxbatches.RawResponse`; the typed methods of
-:class:`BatchService` map ``parse()`` over those, and
+Observables of :class:`~rxbatches.RawResponse` (:mod:`rxbatches._raw_ops`); the typed
+methods of :class:`BatchService` map ``parse()`` over those, and
 :class:`~rxbatches.BatchServiceWithRawResponse` (:mod:`rxbatches._batches_raw`) is a
 thin view handing the raw ones out.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any
 
 from reactivex import Observable
 from reactivex import operators as ops
 
-from . import _operations as op
-from . import _results as rs
 from ._batches_raw import BatchServiceWithRawResponse
 from ._body import FileBody
 from ._bridge import Bridge
 from ._events import JobEvent
-from ._grace import CreatedBatches, until_found_stream
+from ._grace import CreatedBatches
 from ._http import HTTPClient
 from ._lifecycle import run_job
 from ._models import (
@@ -32,22 +30,16 @@ from ._models import (
     MessageBatchPage,
     Request,
 )
-from ._options import EffectiveOptions, RequestOptions
-from ._response import RawResponse
+from ._options import RequestOptions
+from ._raw_ops import RawOperations, parse
 from ._validation import MAX_BODY_BYTES, MAX_REQUESTS
 
 __all__ = ["BatchService", "BatchServiceWithRawResponse"]
-
-T = TypeVar("T")
 
 _DEFAULT_LIMIT = 20
 
 DEFAULT_MAX_RESUMES = 3
 """How many times a results download cut mid-way is started again, by default."""
-
-
-def _parse(raw: RawResponse[T]) -> T:
-    return raw.parse()
 
 
 class BatchService:
@@ -87,6 +79,7 @@ class BatchService:
         self._created = (
             created if created is not None else CreatedBatches(http.options.not_found_grace)
         )
+        self._raw = RawOperations(http, bridge, self._defaults, self._created)
 
     def __repr__(self) -> str:
         return f"<BatchService {self._http.options.base_url} defaults={self._defaults!r}>"
@@ -122,18 +115,6 @@ class BatchService:
         )
         return BatchService(self._http, self._bridge, self._defaults.merged(change), self._created)
 
-    def _options(self, options: RequestOptions | None) -> EffectiveOptions:
-        return self._http.options.effective(self._defaults.merged(options))
-
-    # ----------------------------------------------------------------- raw operations
-
-    def _create(
-        self, requests: Iterable[Request | Mapping[str, Any]], options: RequestOptions | None
-    ) -> Observable[RawResponse[MessageBatch]]:
-        http, items, eff = self._http, op.as_sequence(requests), self._options(options)
-        created = self._created
-        return self._bridge.from_coroutine(lambda: op.create(http, items, eff, created))
-
     def _create_encoded(
         self,
         body: bytes | FileBody,
@@ -141,95 +122,7 @@ class BatchService:
         request_count: int | None = None,
     ) -> Observable[MessageBatch]:
         # For rxbatches._lifecycle: a job checks and encodes each batch's body itself.
-        http, eff = self._http, self._options(options)
-        return self._bridge.from_coroutine(
-            lambda: op.create_encoded(http, body, eff, request_count, self._created)
-        ).pipe(ops.map(_parse))
-
-    def _retrieve(
-        self, message_batch_id: str, options: RequestOptions | None
-    ) -> Observable[RawResponse[MessageBatch]]:
-        http, eff, created = self._http, self._options(options), self._created
-        return self._bridge.from_coroutine(
-            lambda: op.retrieve(http, message_batch_id, eff, created)
-        )
-
-    def _cancel(
-        self, message_batch_id: str, options: RequestOptions | None
-    ) -> Observable[RawResponse[MessageBatch]]:
-        http, eff, created = self._http, self._options(options), self._created
-        return self._bridge.from_coroutine(lambda: op.cancel(http, message_batch_id, eff, created))
-
-    def _delete(
-        self, message_batch_id: str, options: RequestOptions | None
-    ) -> Observable[RawResponse[DeletedMessageBatch]]:
-        http, eff, created = self._http, self._options(options), self._created
-        return self._bridge.from_coroutine(lambda: op.delete(http, message_batch_id, eff, created))
-
-    def _list_pages(
-        self,
-        limit: int,
-        before_id: str | None,
-        after_id: str | None,
-        options: RequestOptions | None,
-    ) -> Observable[RawResponse[MessageBatchPage]]:
-        http, eff = self._http, self._options(options)
-        return self._bridge.from_async_iterable(
-            lambda: op.list_pages(http, limit, before_id, after_id, eff)
-        )
-
-    def _results(
-        self, message_batch_id: str, options: RequestOptions | None, max_resumes: int
-    ) -> Observable[RawResponse[rs.ResultChunk]]:
-        eff, resumes = self._options(options), rs.check_max_resumes(max_resumes)
-        return self._bridge.from_async_iterable(
-            lambda: self._result_downloads(message_batch_id, eff, resumes)
-        )
-
-    def _result_downloads(
-        self, message_batch_id: str, eff: EffectiveOptions, resumes: int
-    ) -> AsyncGenerator[RawResponse[rs.ResultChunk], None]:
-        # The results of a batch just created are asked again on a 404, as retrieve is.
-        http = self._http
-        return until_found_stream(
-            self._created,
-            message_batch_id,
-            eff.not_found_grace,
-            lambda: rs.results(http, message_batch_id, eff, resumes),
-        )
-
-    def _results_dicts(
-        self, message_batch_id: str, options: RequestOptions | None, max_resumes: int
-    ) -> Observable[RawResponse[rs.DictChunk]]:
-        eff, resumes = self._options(options), rs.check_max_resumes(max_resumes)
-        return self._bridge.from_async_iterable(
-            lambda: self._dict_downloads(message_batch_id, eff, resumes)
-        )
-
-    def _dict_downloads(
-        self, message_batch_id: str, eff: EffectiveOptions, resumes: int
-    ) -> AsyncGenerator[RawResponse[rs.DictChunk], None]:
-        # As _result_downloads, with lines parsed into plain dicts.
-        http = self._http
-        return until_found_stream(
-            self._created,
-            message_batch_id,
-            eff.not_found_grace,
-            lambda: rs.dict_results(http, message_batch_id, eff, resumes),
-        )
-
-    def _watch(
-        self,
-        message_batch_id: str,
-        interval: float,
-        options: RequestOptions | None,
-        not_found_grace: float | None = None,
-    ) -> Observable[RawResponse[MessageBatch]]:
-        http, eff, every = self._http, self._options(options), op.check_interval(interval)
-        grace = eff.not_found_grace if not_found_grace is None else op.check_grace(not_found_grace)
-        return self._bridge.from_async_iterable(
-            lambda: op.watch(http, message_batch_id, every, eff, grace)
-        )
+        return self._raw.create_encoded(body, options, request_count)
 
     # ----------------------------------------------------------------- typed methods
 
@@ -262,7 +155,7 @@ class BatchService:
         Returns:
             An Observable of the new :class:`~rxbatches.MessageBatch` (``in_progress``).
         """
-        return self._create(requests, options).pipe(ops.map(_parse))
+        return self._raw.create(requests, options).pipe(ops.map(parse))
 
     def retrieve(
         self, message_batch_id: str, *, options: RequestOptions | None = None
@@ -279,7 +172,7 @@ class BatchService:
                 fails with ``ValueError`` before anything is sent.
             options: Per-call overrides.
         """
-        return self._retrieve(message_batch_id, options).pipe(ops.map(_parse))
+        return self._raw.retrieve(message_batch_id, options).pipe(ops.map(parse))
 
     def list(
         self,
@@ -307,10 +200,7 @@ class BatchService:
             after_id: List the batches older than this id.
             options: Per-call overrides (applied to every page).
         """
-        http, eff = self._http, self._options(options)
-        return self._bridge.from_async_batches(
-            lambda: op.items(op.list_pages(http, limit, before_id, after_id, eff))
-        )
+        return self._raw.list_items(limit, before_id, after_id, options)
 
     def list_pages(
         self,
@@ -332,7 +222,7 @@ class BatchService:
             after_id: List the batches older than this id.
             options: Per-call overrides.
         """
-        return self._list_pages(limit, before_id, after_id, options).pipe(ops.map(_parse))
+        return self._raw.list_pages(limit, before_id, after_id, options).pipe(ops.map(parse))
 
     def cancel(
         self, message_batch_id: str, *, options: RequestOptions | None = None
@@ -347,7 +237,7 @@ class BatchService:
             message_batch_id: The batch id.
             options: Per-call overrides.
         """
-        return self._cancel(message_batch_id, options).pipe(ops.map(_parse))
+        return self._raw.cancel(message_batch_id, options).pipe(ops.map(parse))
 
     def delete(
         self, message_batch_id: str, *, options: RequestOptions | None = None
@@ -362,7 +252,7 @@ class BatchService:
             message_batch_id: The batch id.
             options: Per-call overrides.
         """
-        return self._delete(message_batch_id, options).pipe(ops.map(_parse))
+        return self._raw.delete(message_batch_id, options).pipe(ops.map(parse))
 
     def results_streaming(
         self,
@@ -405,11 +295,7 @@ class BatchService:
         Raises:
             ValueError: ``max_resumes`` is not an int >= 0 (raised by this call).
         """
-        eff = self._options(options)
-        resumes = rs.check_max_resumes(max_resumes)
-        return self._bridge.from_async_batches(
-            lambda: rs.result_items(self._result_downloads(message_batch_id, eff, resumes))
-        )
+        return self._raw.result_items(message_batch_id, options, max_resumes)
 
     def results_streaming_dicts(
         self,
@@ -456,11 +342,7 @@ class BatchService:
             ...     ops.map(lambda r: r["custom_id"]),
             ... )
         """
-        eff = self._options(options)
-        resumes = rs.check_max_resumes(max_resumes)
-        return self._bridge.from_async_batches(
-            lambda: rs.result_items(self._dict_downloads(message_batch_id, eff, resumes))
-        )
+        return self._raw.dict_items(message_batch_id, options, max_resumes)
 
     def watch(
         self,
@@ -503,8 +385,8 @@ class BatchService:
             ValueError: ``interval`` is not a number > 0, or ``not_found_grace`` not a
                 number >= 0 (raised by this call).
         """
-        return self._watch(message_batch_id, interval, options, not_found_grace).pipe(
-            ops.map(_parse)
+        return self._raw.watch(message_batch_id, interval, options, not_found_grace).pipe(
+            ops.map(parse)
         )
 
     def run(

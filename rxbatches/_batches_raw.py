@@ -46,7 +46,7 @@ class BatchServiceWithRawResponse:
     """
 
     def __init__(self, service: BatchService) -> None:
-        self._service = service
+        self._raw = service._raw
 
     def create(
         self,
@@ -55,13 +55,13 @@ class BatchServiceWithRawResponse:
         options: RequestOptions | None = None,
     ) -> Observable[RawResponse[MessageBatch]]:
         """Raw :meth:`BatchService.create`: ``subscribe ──(raw)|``."""
-        return self._service._create(requests, options)
+        return self._raw.create(requests, options)
 
     def retrieve(
         self, message_batch_id: str, *, options: RequestOptions | None = None
     ) -> Observable[RawResponse[MessageBatch]]:
         """Raw :meth:`BatchService.retrieve`: ``subscribe ──(raw)|``."""
-        return self._service._retrieve(message_batch_id, options)
+        return self._raw.retrieve(message_batch_id, options)
 
     def list_pages(
         self,
@@ -72,7 +72,7 @@ class BatchServiceWithRawResponse:
         options: RequestOptions | None = None,
     ) -> Observable[RawResponse[MessageBatchPage]]:
         """Raw :meth:`BatchService.list_pages`: ``──(raw page 1)──(raw page 2)|``."""
-        return self._service._list_pages(limit, before_id, after_id, options)
+        return self._raw.list_pages(limit, before_id, after_id, options)
 
     def list(
         self,
@@ -88,19 +88,19 @@ class BatchServiceWithRawResponse:
 
             ──(raw page 1)──(raw page 2)|
         """
-        return self._service._list_pages(limit, before_id, after_id, options)
+        return self._raw.list_pages(limit, before_id, after_id, options)
 
     def cancel(
         self, message_batch_id: str, *, options: RequestOptions | None = None
     ) -> Observable[RawResponse[MessageBatch]]:
         """Raw :meth:`BatchService.cancel`: ``subscribe ──(raw)|``."""
-        return self._service._cancel(message_batch_id, options)
+        return self._raw.cancel(message_batch_id, options)
 
     def delete(
         self, message_batch_id: str, *, options: RequestOptions | None = None
     ) -> Observable[RawResponse[DeletedMessageBatch]]:
         """Raw :meth:`BatchService.delete`: ``subscribe ──(raw)|``."""
-        return self._service._delete(message_batch_id, options)
+        return self._raw.delete(message_batch_id, options)
 
     def results_streaming(
         self,
@@ -117,7 +117,7 @@ class BatchServiceWithRawResponse:
 
             subscribe ──(raw [r1,r2])──(raw [r3])── ... ──|
         """
-        return self._service._results(message_batch_id, options, max_resumes)
+        return self._raw.results(message_batch_id, options, max_resumes)
 
     def results_streaming_dicts(
         self,
@@ -132,7 +132,7 @@ class BatchServiceWithRawResponse:
 
             subscribe ──(raw [d1,d2])──(raw [d3])── ... ──|
         """
-        return self._service._results_dicts(message_batch_id, options, max_resumes)
+        return self._raw.results_dicts(message_batch_id, options, max_resumes)
 
     def watch(
         self,
@@ -143,4 +143,4 @@ class BatchServiceWithRawResponse:
         options: RequestOptions | None = None,
     ) -> Observable[RawResponse[MessageBatch]]:
         """Raw :meth:`BatchService.watch`: ``subscribe ──(raw)──(raw)──(raw ended)|``."""
-        return self._service._watch(message_batch_id, interval, options, not_found_grace)
+        return self._raw.watch(message_batch_id, interval, options, not_found_grace)

@@ -1,8 +1,8 @@
 """The batch operations as coroutines and async generators of raw responses.
 
 Each operation is written once, here (results downloads in :mod:`rxbatches._results`),
-on the HTTP layer; :mod:`rxbatches._batches` turns
-them into Observables (through the bridge) and builds the typed methods on top.
+on the HTTP layer; :mod:`rxbatches._raw_ops` turns them into Observables (through the
+bridge) and :mod:`rxbatches._batches` builds the typed methods on top.
 Every function validates its input before anything is sent, so a bad id or request
 list fails the subscription without a request.
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from ._body import FileBody
@@ -42,6 +42,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("rxbatches")
+
+T = TypeVar("T")
 
 BATCHES_PATH = "/v1/messages/batches"
 MAX_LIST_LIMIT = 1000
@@ -132,13 +134,7 @@ async def retrieve(
     created: CreatedBatches | None = None,
 ) -> RawResponse[MessageBatch]:
     """GET one batch (a 404 just after this client created it is asked again)."""
-    path = batch_path(message_batch_id)
-    return await until_found(
-        created,
-        message_batch_id,
-        options.not_found_grace,
-        lambda: http.request("GET", path, _batch, options=options),
-    )
+    return await _on_batch(http, "GET", message_batch_id, "", _batch, options, created)
 
 
 async def cancel(
@@ -148,13 +144,7 @@ async def cancel(
     created: CreatedBatches | None = None,
 ) -> RawResponse[MessageBatch]:
     """POST a cancel (no body); the batch answers in ``canceling`` state."""
-    path = batch_path(message_batch_id, "/cancel")
-    return await until_found(
-        created,
-        message_batch_id,
-        options.not_found_grace,
-        lambda: http.request("POST", path, _batch, options=options),
-    )
+    return await _on_batch(http, "POST", message_batch_id, "/cancel", _batch, options, created)
 
 
 async def delete(
@@ -164,16 +154,29 @@ async def delete(
     created: CreatedBatches | None = None,
 ) -> RawResponse[DeletedMessageBatch]:
     """DELETE an ended batch; once deleted, a 404 about it is reported at once."""
-    path = batch_path(message_batch_id)
-    raw = await until_found(
-        created,
-        message_batch_id,
-        options.not_found_grace,
-        lambda: http.request("DELETE", path, _deleted, options=options),
-    )
+    raw = await _on_batch(http, "DELETE", message_batch_id, "", _deleted, options, created)
     if created is not None:
         created.forget(message_batch_id)
     return raw
+
+
+async def _on_batch(
+    http: HTTPClient,
+    method: str,
+    message_batch_id: str,
+    suffix: str,
+    parser: Callable[[RawResponse[T]], T],
+    options: EffectiveOptions,
+    created: CreatedBatches | None,
+) -> RawResponse[T]:
+    # A batch just created may answer 404 for a moment: retrieve, cancel and delete ask again.
+    path = batch_path(message_batch_id, suffix)
+    return await until_found(
+        created,
+        message_batch_id,
+        options.not_found_grace,
+        lambda: http.request(method, path, parser, options=options),
+    )
 
 
 def encode_path_id(field: str, value: object) -> str:
