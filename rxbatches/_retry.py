@@ -7,7 +7,8 @@
   body went out, or a 500 is ambiguous and surfaces as is, so a retry never makes two
   batches;
 - an ``x-should-retry: false`` header always stops retrying; ``x-should-retry: true``
-  forces a retry, except for a create (it does not prove nothing was created);
+  forces a retry, except for a create (it does not prove nothing was created) and a
+  404 (never retried);
 - the delay is ``min(0.5 * 2**n, 8.0)`` seconds times a jitter in [0.75, 1], unless the
   answer carries ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date), which
   win, capped at :data:`MAX_RETRY_AFTER` seconds.
@@ -37,7 +38,9 @@ _MAX_DELAY = 8.0
 def should_retry_status(status: int, headers: Mapping[str, str], *, create: bool) -> bool:
     """Whether an error answer may be retried (the policy of the module docstring)."""
     flag = headers.get("x-should-retry", "").strip().lower()
-    if flag == "false":
+    if flag == "false" or status == 404:
+        # 404 is never retried, whatever the header says (the reference); a batch just
+        # created that is not visible yet is handled by the not_found_grace window.
         return False
     if create:
         return status in CREATE_SAFE_STATUSES

@@ -290,7 +290,8 @@ def test_the_status_policy_table() -> None:
         503,
         529,
     ]
-    assert retried(404, x_should_retry="true")
+    assert retried(400, x_should_retry="true")
+    assert not retried(404, x_should_retry="true")  # 404 is never retried
     assert not retried(500, x_should_retry="false")
     assert not retried(500, create=True, x_should_retry="true")
 
@@ -304,6 +305,19 @@ async def test_not_found_after_retries_is_still_not_found(
 
     assert isinstance(result.error, NotFoundError)
     assert emulator.stats.requests["retrieve"] == 2
+
+
+async def test_a_404_is_not_retried_even_when_the_server_says_it_should_be(
+    batches: BatchService, emulator: Emulator
+) -> None:
+    emulator.faults.script(
+        "retrieve", Fault.status(404, headers={**FAST, "x-should-retry": "true"})
+    )
+
+    result = await outcome(batches.retrieve("msgbatch_missing"))
+
+    assert isinstance(result.error, NotFoundError)
+    assert emulator.stats.requests["retrieve"] == 1
 
 
 async def test_a_bad_request_carries_the_api_message(
