@@ -25,6 +25,7 @@ from ._errors import NotFoundError
 __all__ = [
     "MAX_REMEMBERED",
     "CreatedBatches",
+    "GraceWindow",
     "grace_delay",
     "until_found",
     "until_found_stream",
@@ -112,45 +113,69 @@ class CreatedBatches:
         return self._clock()
 
 
-class _Window:
-    """The grace of one operation: when it ends, and how many 404s were met."""
+class GraceWindow:
+    """The grace of one operation on one batch: when it ends, and how many 404s were met.
 
-    def __init__(self, created: CreatedBatches | None, batch_id: str, grace: float) -> None:
-        self.created = created
+    The one mechanism behind every "ask again on a 404 for a while": after a create of
+    this client (:meth:`after_create`), or from the start of a watch (:meth:`from_now`).
+    """
+
+    def __init__(
+        self,
+        batch_id: str,
+        start: float | None,
+        grace: float,
+        clock: Callable[[], float],
+        since: str | None,
+    ) -> None:
         self.batch_id = batch_id
-        at = created.created_at(batch_id) if created is not None and grace > 0 else None
         # Fixed at the start: a create remembered or forgotten later changes nothing here.
-        self.created_at = at
-        self.deadline = None if at is None else at + grace
+        self.start = start
+        self.deadline = None if start is None else start + grace
         self.misses = 0
+        self._clock = clock
+        self._since = since  # what the window counts from, named in the final 404
+
+    @classmethod
+    def after_create(
+        cls, created: CreatedBatches | None, batch_id: str, grace: float
+    ) -> GraceWindow:
+        """From this client's create of ``batch_id``; no window for a batch it did not create."""
+        if created is None:
+            return cls(batch_id, None, grace, time.monotonic, None)
+        start = created.created_at(batch_id) if grace > 0 else None
+        return cls(batch_id, start, grace, created.now, "after this client created it")
+
+    @classmethod
+    def from_now(cls, batch_id: str, grace: float) -> GraceWindow:
+        """From now, for any batch (a watch: the batch may have been created elsewhere)."""
+        return cls(batch_id, time.monotonic(), grace, time.monotonic, None)
 
     async def absorb(self, exc: NotFoundError) -> None:
         """Wait before asking again, or raise the 404 once the window is over."""
-        if self.created is None or self.deadline is None:
+        if self.start is None or self.deadline is None:
             raise exc
-        now = self.created.now()
+        now = self._clock()
         remaining = self.deadline - now
         if remaining <= 0:
-            if not self.misses:
+            if not self.misses or self._since is None:
                 raise exc
-            assert self.created_at is not None
-            raise _after_grace(exc, now - self.created_at, self.misses) from None
+            raise _after_grace(exc, now - self.start, self.misses, self._since) from None
         delay = grace_delay(self.misses, remaining)
         self.misses += 1
         log.info(
-            "batch %s, created %.3fs ago, not found yet: asking again in %.3fs: %s",
+            "batch %s not found %.3fs into its grace window: asking again in %.3fs: %s",
             self.batch_id,
-            now - (self.created_at or now),
+            now - self.start,
             delay,
             exc,
         )
         await asyncio.sleep(delay)
 
 
-def _after_grace(exc: NotFoundError, waited: float, misses: int) -> NotFoundError:
+def _after_grace(exc: NotFoundError, waited: float, misses: int, since: str) -> NotFoundError:
     return type(exc)(
-        f"{exc.message} (asked {misses + 1} times during the {waited:.1f} s after this"
-        " client created it)",
+        f"{exc.message} (asked {misses + 1} times during the {waited:.1f} s {since})",
         status_code=exc.status_code,
         request_id=exc.request_id,
         body=exc.body,
@@ -172,7 +197,7 @@ async def until_found(
         NotFoundError: At once for a batch this client did not create recently, else
             once the window from its create is over.
     """
-    window = _Window(created, batch_id, grace)
+    window = GraceWindow.after_create(created, batch_id, grace)
     while True:
         try:
             return await attempt()
@@ -193,7 +218,7 @@ async def until_found_stream(
     Raises:
         NotFoundError: As :func:`until_found`.
     """
-    window = _Window(created, batch_id, grace)
+    window = GraceWindow.after_create(created, batch_id, grace)
     while True:
         stream = attempts()
         try:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 from ._body import FileBody
 from ._errors import APIResponseValidationError, CreateValidationError, NotFoundError
-from ._grace import CreatedBatches, grace_delay, until_found
+from ._grace import CreatedBatches, GraceWindow, until_found
 from ._http import HTTPClient
 from ._models import (
     DeletedMessageBatch,
@@ -41,7 +40,6 @@ __all__ = [
     "watch",
 ]
 
-log = logging.getLogger("rxbatches")
 
 T = TypeVar("T")
 
@@ -292,27 +290,15 @@ async def watch(
     snapshot, or past the window, is reported.
     """
     path = batch_path(message_batch_id)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + not_found_grace
+    window = GraceWindow.from_now(message_batch_id, not_found_grace)
     found = False
-    misses = 0
     while True:
         try:
             raw = await http.request("GET", path, _batch, options=options)
         except NotFoundError as exc:
-            remaining = deadline - loop.time()
-            if found or remaining <= 0:
+            if found:
                 raise
-            delay = grace_delay(misses, remaining)
-            misses += 1
-            log.info(
-                "batch %s not found yet, asking again in %.3fs (%.3fs of grace left): %s",
-                message_batch_id,
-                delay,
-                remaining,
-                exc,
-            )
-            await asyncio.sleep(delay)
+            await window.absorb(exc)
             continue
         found = True
         ended = raw.parse().ended
