@@ -103,9 +103,8 @@ def validate_requests(requests: Iterable[Request | Mapping[str, Any]]) -> list[R
         )
     try:
         with _gc_paused():
-            models = _REQUESTS.validate_python(
-                [r.model_dump(exclude_unset=True) if isinstance(r, Request) else r for r in items]
-            )
+            # Request models were validated when built: pydantic passes them through.
+            models = _REQUESTS.validate_python(items)
     except ValidationError as exc:
         raise _from_pydantic(exc) from None
 
