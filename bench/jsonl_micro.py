@@ -1,9 +1,10 @@
 """Micro-benchmark of rxbatches' JSONL splitter and decoder (run by hand, not by tests).
 
-    python bench/jsonl_micro.py [--lines 20000] [--repeat 5]
+    python -m bench.jsonl_micro [--lines 20000] [--repeat 5]
 
-Generates a deterministic results file of succeeded lines (texts of 50 to 2,000
-characters), cuts it into 1 KiB and 64 KiB chunks, and prints lines/s (best of
+Reads the benchmark suite's deterministic results file (:func:`bench.data.results_file`:
+90% succeeded lines with texts of 50 to 2,000 characters, the rest errored, canceled or
+expired), cuts it into 1 KiB and 64 KiB chunks, and prints lines/s (best of
 ``--repeat`` runs, in-process, no network) for:
 
 (a) split only: ``LineSplitter`` against the naive loop of the official SDK's decoder
@@ -24,59 +25,14 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import random
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from bench.data import results_file
 from rxbatches import MessageBatchIndividualResponse
 from rxbatches._jsonl import JsonlDecoder, JsonlDictDecoder, LineSplitter
-
-_PLAIN = (
-    "the of and to in is that for it as with was on be by this are from at or an have not "
-    "but which data model batch result stream token reactive line"
-)
-# Plain words, non-ASCII ones, and characters JSON must escape.
-WORDS = [*_PLAIN.split(), "café", "naïve", "数据", '"quoted"', "tab\tsplit", "new\nline", "a\\b"]
-
-
-def make_results(n: int, seed: int = 1) -> bytes:
-    """Return ``n`` succeeded result lines, newline-terminated, deterministic for ``seed``."""
-    rng = random.Random(seed)
-    lines = []
-    for i in range(n):
-        size = rng.randint(50, 2000)
-        words: list[str] = []
-        length = 0
-        while length < size:
-            word = rng.choice(WORDS)
-            words.append(word)
-            length += len(word) + 1
-        line = {
-            "custom_id": f"request-{i:06d}",
-            "result": {
-                "type": "succeeded",
-                "message": {
-                    "id": f"msg_{rng.getrandbits(96):024x}",
-                    "type": "message",
-                    "role": "assistant",
-                    "model": "claude-sonnet-4-5-20250929",
-                    "content": [{"type": "text", "text": " ".join(words)[:size]}],
-                    "stop_reason": "end_turn",
-                    "stop_sequence": None,
-                    "usage": {
-                        "input_tokens": rng.randint(10, 500),
-                        "output_tokens": rng.randint(10, 600),
-                        "cache_creation_input_tokens": 0,
-                        "cache_read_input_tokens": 0,
-                        "service_tier": "batch",
-                    },
-                },
-            },
-        }
-        lines.append(json.dumps(line, ensure_ascii=False, separators=(",", ":")))
-    return ("\n".join(lines) + "\n").encode()
 
 
 def chunked(data: bytes, size: int) -> list[bytes]:
@@ -183,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
 
-    data = make_results(args.lines)
+    data = results_file(args.lines).read_bytes()
     print(
         f"python {sys.version.split()[0]}, {args.lines:,} lines, {len(data) / 1e6:.1f} MB, "
         f"best of {args.repeat}"
