@@ -4,12 +4,21 @@
 ``KeyboardInterrupt``; instead we subscribe and wait on an event in short slices, so the
 interrupt is raised here, the subscription is disposed (which aborts its request and
 releases the connection) and the interrupt goes on up to the command line's handler.
+
+On the main thread, Ctrl-C is caught by a SIGINT handler of our own that only sets a
+flag. Python's default handler raises ``KeyboardInterrupt`` wherever the main thread
+happens to be; when that is a finalizer run by the garbage collector (aiohttp's objects
+have some), the exception is printed as "ignored" and lost, and the command would go on
+waiting. A flag cannot be lost.
 """
 
 from __future__ import annotations
 
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import TypeVar
 
 from reactivex import Observable
@@ -51,13 +60,35 @@ def drain(
         errors.append(error)
         done.set()
 
-    subscription = observable.subscribe(on_next, on_error, done.set)
-    try:
-        while not done.wait(_SLICE):
-            if tick is not None:
-                tick()
-    except BaseException:
-        subscription.dispose()
-        raise
+    with _interrupts_to(done) as interrupted:
+        subscription = observable.subscribe(on_next, on_error, done.set)
+        try:
+            while not done.wait(_SLICE):
+                if tick is not None:
+                    tick()
+            if interrupted:
+                raise KeyboardInterrupt
+        except BaseException:
+            subscription.dispose()
+            raise
     if errors:
         raise errors[0]
+
+
+@contextmanager
+def _interrupts_to(done: threading.Event) -> Iterator[list[int]]:
+    """While inside, SIGINT appends to the yielded list and sets ``done`` (main thread only)."""
+    interrupted: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted  # signal handlers can only be installed from the main thread
+        return
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        interrupted.append(signum)
+        done.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
