@@ -114,10 +114,19 @@ async def rx_dicts(args: argparse.Namespace) -> tuple[int, int]:
     return count, 0
 
 
+async def rx_dicts_pydantic(args: argparse.Namespace) -> tuple[int, int]:
+    """``results_streaming_dicts`` without the ``fast`` extra (msgspec hidden: see main)."""
+    from rxbatches._fastjson import FAST_JSON
+
+    if FAST_JSON:
+        raise RuntimeError("msgspec was not hidden from this contender")
+    return await rx_dicts(args)
+
+
 async def dict_bound(args: argparse.Namespace) -> tuple[int, int]:
-    """The bound of the dict fast path: rxbatches' HTTP layer + ``JsonlDictDecoder``, no Rx."""
+    """The bound of the dict fast path: rxbatches' HTTP layer + its dict decoder, no Rx."""
+    from rxbatches._fastjson import dict_decoder
     from rxbatches._http import HTTPClient
-    from rxbatches._jsonl import JsonlDictDecoder
     from rxbatches._options import ClientOptions
 
     options = ClientOptions.from_env(api_key=API_KEY, base_url=args.url, max_retries=0)
@@ -125,7 +134,7 @@ async def dict_bound(args: argparse.Namespace) -> tuple[int, int]:
     count = 0
     size = 0
     try:
-        decoder = JsonlDictDecoder()
+        decoder = dict_decoder()
         path = f"/v1/messages/batches/{args.batch}/results"
         async with http.stream("GET", path, options=options.effective(None)) as response:
             async for chunk in response.chunks():
@@ -207,6 +216,7 @@ CONTENDERS: dict[str, Measure] = {
     "rx_models": rx_models,
     "rx_models_noresume": rx_models_noresume,
     "rx_dicts": rx_dicts,
+    "rx_dicts_pydantic": rx_dicts_pydantic,
     "dict_bound": dict_bound,
     "sdk_async": sdk_async,
     "sdk_sync": sdk_sync,
@@ -234,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bytes", type=int, default=0, help="size of the file (for MB/s)")
     parser.add_argument("--repeat", type=int, default=1, help="runs; the fastest is reported")
     args = parser.parse_args(argv)
+    if args.contender == "rx_dicts_pydantic":
+        sys.modules["msgspec"] = None  # type: ignore[assignment]  # as if not installed
     _import_all(args.contender)
     measure = CONTENDERS[args.contender]
     rss0 = current_rss()

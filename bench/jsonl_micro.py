@@ -9,8 +9,10 @@ expired), cuts it into 1 KiB and 64 KiB chunks, and prints lines/s (best of
 
 (a) split only: ``LineSplitter`` against the naive loop of the official SDK's decoder
     (``splitlines(keepends=True)`` and ``buf += line``);
-(b) split + decode: ``JsonlDecoder`` (validated models) and ``JsonlDictDecoder``
-    (plain dicts) against the same naive loop with ``json.loads`` + ``model_validate``,
+(b) split + decode: ``JsonlDecoder`` (validated models), ``JsonlDictDecoder``
+    (plain dicts by pydantic_core) and ``MsgspecDictDecoder`` (plain dicts by msgspec,
+    the ``fast`` extra, when installed) against the same naive loop with
+    ``json.loads`` + ``model_validate``,
     a bare chunked loop (``buf += chunk; buf.split(b"\\n")`` + ``model_validate_json``,
     what a hand-written aiohttp loop does), and the official SDK's own ``JSONLDecoder``
     (which builds its models without validating them);
@@ -32,6 +34,7 @@ from typing import Any
 
 from bench.data import results_file
 from rxbatches import MessageBatchIndividualResponse
+from rxbatches._fastjson import FAST_JSON, MsgspecDictDecoder
 from rxbatches._jsonl import JsonlDecoder, JsonlDictDecoder, LineSplitter
 
 
@@ -59,7 +62,14 @@ def ours_decode(chunks: Iterable[bytes]) -> int:
 
 
 def ours_dicts(chunks: Iterable[bytes]) -> int:
-    decoder = JsonlDictDecoder()
+    return _count(JsonlDictDecoder(), chunks)
+
+
+def ours_msgspec_dicts(chunks: Iterable[bytes]) -> int:
+    return _count(MsgspecDictDecoder(), chunks)
+
+
+def _count(decoder: JsonlDecoder[Any], chunks: Iterable[bytes]) -> int:
     n = 0
     for chunk in chunks:
         n += len(decoder.feed(chunk))
@@ -152,7 +162,11 @@ def main(argv: list[str] | None = None) -> int:
         ("b", "bare chunked loop + model_validate_json", bare_decode),
         ("b", "JsonlDecoder(MessageBatchIndividualResponse)", ours_decode),
         ("b", "JsonlDictDecoder (plain dicts)", ours_dicts),
+        ("b", "MsgspecDictDecoder (plain dicts, fast extra)", ours_msgspec_dicts),
     ]
+    if not FAST_JSON:
+        print("(msgspec not installed: the MsgspecDictDecoder row is skipped)")
+        contenders = [c for c in contenders if c[2] is not ours_msgspec_dicts]
     try:
         import anthropic  # noqa: F401
     except ImportError:

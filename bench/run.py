@@ -27,6 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from rxbatches._fastjson import FAST_JSON
 from rxbatches.emulator import EmulatorThread
 
 from . import data
@@ -91,8 +92,11 @@ def _mib(n: float) -> str:
 
 RESULT_CONTENDERS = {
     "rx_models": "rxbatches results_streaming (validated models, Observable)",
-    "rx_dicts": "rxbatches results_streaming_dicts (opt-in fast path: dicts, Observable)",
-    "dict_bound": "bare rxbatches HTTP layer + JsonlDictDecoder (no Rx: the fast path's bound)",
+    "rx_dicts": "rxbatches results_streaming_dicts with rxbatches[fast] (opt-in fast path: "
+    "dicts by msgspec, Observable)",
+    "rx_dicts_pydantic": "rxbatches results_streaming_dicts without the extra "
+    "(dicts by pydantic_core, Observable)",
+    "dict_bound": "bare rxbatches HTTP layer + the fast path's dict decoder (no Rx: its bound)",
     "sdk_async": "official SDK AsyncAnthropic ...batches.results()",
     "sdk_sync": "official SDK Anthropic ...batches.results()",
     "bare_split": "bare aiohttp download + line split",
@@ -164,7 +168,8 @@ def results_section(
     )
     dicts = got["rx_dicts"]["rate"]
     report.target(
-        "results_streaming_dicts (opt-in fast path) vs the faster official SDK client",
+        "results_streaming_dicts with rxbatches[fast] (opt-in fast path) vs the faster "
+        "official SDK client",
         f"{dicts / sdk:.1f}x ({dicts:,.0f} vs {sdk:,.0f} lines/s)",
         ">= 10x",
         dicts >= 10 * sdk,
@@ -341,7 +346,7 @@ def machine() -> list[str]:
         pass
     versions = []
     for package in ("rxbatches", "anthropic", "aiohttp", "pydantic", "pydantic-core",
-                    "reactivex", "httpx2"):  # fmt: skip
+                    "msgspec", "reactivex", "httpx2"):  # fmt: skip
         try:
             versions.append(f"{package} {metadata.version(package)}")
         except metadata.PackageNotFoundError:
@@ -396,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.md")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else Sizes()
+    if not FAST_JSON:
+        parser.error("msgspec is not installed: pip install '.[fast]' (tox -e bench does)")
     started = time.perf_counter()
 
     print("generating data (cached in", data.data_dir(), ")", flush=True)

@@ -231,9 +231,10 @@ class JsonlDictDecoder(JsonlDecoder[dict[str, Any]]):
     r"""The opt-in fast path: each line parsed into a plain ``dict``, without models.
 
     Same contract as :class:`JsonlDecoder` (blank lines, line numbers, errors), but a
-    line is only checked to be a JSON object: about 2.5 times the lines per second of
+    line is only checked to be a JSON object: about 1.5 times the lines per second of
     validating :class:`~rxbatches.MessageBatchIndividualResponse` models
-    (``bench/jsonl_micro.py``).
+    (``bench/jsonl_micro.py``). The ``fast`` extra's msgspec decoder
+    (:class:`rxbatches._fastjson.MsgspecDictDecoder`) is faster again.
 
     Example:
         >>> JsonlDictDecoder().feed(b'{"custom_id": "a", "result": {"type": "expired"}}\n')

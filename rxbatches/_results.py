@@ -12,12 +12,13 @@ from array import array
 from bisect import bisect_left
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any, Generic, TypeVar
 
 from ._errors import APIConnectionError, ResultLineError
+from ._fastjson import dict_decoder
 from ._http import HTTPClient, StreamResponse
-from ._jsonl import JsonlDecoder, JsonlDictDecoder
+from ._jsonl import JsonlDecoder
 from ._models import MessageBatchIndividualResponse
 from ._operations import batch_path
 from ._options import EffectiveOptions
@@ -67,19 +68,41 @@ class _Lines(Generic[T]):
     """How the lines of a results body are decoded, and where a result's id is."""
 
     decoder: Callable[[], JsonlDecoder[T]]
-    custom_id: Callable[[T], object]
+    keys: Callable[[list[T]], list[int]]
+    """The hash of each result's ``custom_id``."""
+
+
+def _model_keys(items: list[MessageBatchIndividualResponse]) -> list[int]:
+    return list(map(hash, map(_CUSTOM_ID_ATTR, items)))
+
+
+def _dict_keys(items: list[dict[str, Any]]) -> list[int]:
+    try:
+        return list(map(hash, map(_CUSTOM_ID_ITEM, items)))  # in C: no Python call per item
+    except (KeyError, TypeError):
+        return [hash(_dict_custom_id(item)) for item in items]
 
 
 def _dict_custom_id(item: dict[str, Any]) -> object:
+    """The line's ``custom_id`` if hashable (``None`` if missing), else its repr.
+
+    The same key as :func:`_dict_keys`' fast path for every line that has one, so a
+    result is recognised whichever path its slice took.
+    """
     custom_id = item.get("custom_id")
-    # Hashable whatever the line holds (a list or an object would not be).
-    return custom_id if isinstance(custom_id, str) else repr(custom_id)
+    try:
+        hash(custom_id)
+    except TypeError:  # a list or an object where an id should be
+        return repr(custom_id)
+    return custom_id
 
 
+_CUSTOM_ID_ATTR = attrgetter("custom_id")
+_CUSTOM_ID_ITEM = itemgetter("custom_id")
 _MODELS: _Lines[MessageBatchIndividualResponse] = _Lines(
-    lambda: JsonlDecoder(MessageBatchIndividualResponse), attrgetter("custom_id")
+    lambda: JsonlDecoder(MessageBatchIndividualResponse), _model_keys
 )
-_DICTS: _Lines[dict[str, Any]] = _Lines(JsonlDictDecoder, _dict_custom_id)
+_DICTS: _Lines[dict[str, Any]] = _Lines(dict_decoder, _dict_keys)
 
 
 def results(
@@ -129,7 +152,7 @@ async def _resumable(
     lines: _Lines[T],
 ) -> AsyncGenerator[RawResponse[list[T]], None]:
     path = batch_path(message_batch_id, "/results")
-    seen = _Delivered(lines.custom_id) if max_resumes else None
+    seen = _Delivered(lines.keys) if max_resumes else None
     resumes = 0
     while True:
         try:
@@ -173,10 +196,10 @@ class _Delivered(Generic[T]):
     searches (by bisection) to skip what was delivered, whatever the new order.
     """
 
-    __slots__ = ("_custom_id", "_delivered", "_hashes")
+    __slots__ = ("_delivered", "_hashes", "_keys")
 
-    def __init__(self, custom_id: Callable[[T], object]) -> None:
-        self._custom_id = custom_id
+    def __init__(self, keys: Callable[[list[T]], list[int]]) -> None:
+        self._keys = keys
         self._hashes: array[int] = array("q")  # delivered by the current download
         self._delivered: array[int] = array("q")  # by the earlier ones, sorted
 
@@ -193,7 +216,7 @@ class _Delivered(Generic[T]):
 
     def record(self, decoded: list[T]) -> None:
         """Remember the ids of results delivered by the first download."""
-        self._hashes.extend(map(hash, map(self._custom_id, decoded)))
+        self._hashes.extend(self._keys(decoded))
 
     def fresh(self, decoded: list[T]) -> list[T]:
         """The results not delivered by an earlier download (marking them delivered)."""
@@ -201,7 +224,7 @@ class _Delivered(Generic[T]):
         end = len(delivered)
         fresh: list[T] = []
         keys: list[int] = []
-        for item, key in zip(decoded, map(hash, map(self._custom_id, decoded)), strict=True):
+        for item, key in zip(decoded, self._keys(decoded), strict=True):
             at = bisect_left(delivered, key)
             if at == end or delivered[at] != key:
                 fresh.append(item)

@@ -12,7 +12,7 @@ import pytest
 from reactivex import operators as ops
 
 from rxbatches import APIConnectionError, BadRequestError, BatchService, Client, ResultLineError
-from rxbatches._results import _Delivered, _dict_custom_id
+from rxbatches._results import _Delivered, _dict_keys
 from rxbatches.emulator import Emulator, Fault, ManualClock
 from tests.client.helpers import make_requests, outcome, result_line
 from tests.conftest import API_KEY
@@ -142,7 +142,7 @@ def test_an_invalid_max_resumes_is_rejected_at_the_call(batches: BatchService) -
 
 def test_the_ids_kept_for_resuming_cost_8_bytes_a_result_and_skip_exactly_the_delivered() -> None:
     items = [{"custom_id": f"req-{i:06d}"} for i in range(50_000)]
-    delivered = _Delivered(_dict_custom_id)
+    delivered = _Delivered(_dict_keys)
     tracemalloc.start()
     try:
         for start in range(0, 40_000, 100):
@@ -164,3 +164,16 @@ def test_the_ids_kept_for_resuming_cost_8_bytes_a_result_and_skip_exactly_the_de
         f"req-{i:06d}" for i in range(49_999, 39_999, -1)
     ]
     assert delivered.count == 50_000
+
+
+def test_a_line_without_a_usable_id_does_not_change_the_keys_of_its_neighbours() -> None:
+    # One odd line sends its whole slice down the slow path: every other result must get
+    # the key it gets on the fast path, or a resumed download would deliver it twice.
+    good = [{"custom_id": "a"}, {"custom_id": 7}, {"custom_id": None}]
+    odd = [{"custom_id": ["x"]}, {"no_id": 1}]
+    fast = _dict_keys(good)
+    mixed = _dict_keys([good[0], odd[0], good[1], odd[1], good[2]])
+    assert [mixed[0], mixed[2], mixed[4]] == fast
+    assert mixed[1] == hash("['x']")
+    assert mixed[3] == hash(None)
+    assert len(set(fast)) == 3
