@@ -7,6 +7,7 @@ import json
 import tracemalloc
 from collections import Counter
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import pytest
 from reactivex import operators as ops
@@ -169,8 +170,8 @@ def test_the_ids_kept_for_resuming_cost_8_bytes_a_result_and_skip_exactly_the_de
 def test_a_line_without_a_usable_id_does_not_change_the_keys_of_its_neighbours() -> None:
     # One odd line sends its whole slice down the slow path: every other result must get
     # the key it gets on the fast path, or a resumed download would deliver it twice.
-    good = [{"custom_id": "a"}, {"custom_id": 7}, {"custom_id": None}]
-    odd = [{"custom_id": ["x"]}, {"no_id": 1}]
+    good: list[dict[str, Any]] = [{"custom_id": "a"}, {"custom_id": 7}, {"custom_id": None}]
+    odd: list[dict[str, Any]] = [{"custom_id": ["x"]}, {"no_id": 1}]
     fast = _dict_keys(good)
     mixed = _dict_keys([good[0], odd[0], good[1], odd[1], good[2]])
     assert [mixed[0], mixed[2], mixed[4]] == fast
