@@ -152,9 +152,13 @@ async def sdk_async(args: argparse.Namespace) -> tuple[int, int]:
     import anthropic
 
     count = 0
+    text = 0
     async with anthropic.AsyncAnthropic(api_key=API_KEY, base_url=args.url, max_retries=0) as sdk:
         async for item in await sdk.messages.batches.results(args.batch):
-            count += 1 if item.custom_id else 0
+            # The same reads as the rxbatches contenders' on_next.
+            count += 1
+            if item.result.type == "succeeded":
+                text += len(item.result.message.content[0].text)  # type: ignore[union-attr]
     return count, 0
 
 
@@ -164,9 +168,12 @@ async def sdk_sync(args: argparse.Namespace) -> tuple[int, int]:
 
     def run() -> int:
         count = 0
+        text = 0
         with anthropic.Anthropic(api_key=API_KEY, base_url=args.url, max_retries=0) as sdk:
             for item in sdk.messages.batches.results(args.batch):
-                count += 1 if item.custom_id else 0
+                count += 1
+                if item.result.type == "succeeded":
+                    text += len(item.result.message.content[0].text)  # type: ignore[union-attr]
         return count
 
     return run(), 0

@@ -17,6 +17,7 @@ import json
 import os
 import random
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -144,23 +145,24 @@ def long_line_file(mib: int) -> Path:
 
 def request_dicts(n: int) -> list[dict[str, Any]]:
     """``n`` create requests as dicts, about 1.4 KB each once encoded."""
+    return list(iter_request_dicts(n))
+
+
+def iter_request_dicts(n: int) -> Iterator[dict[str, Any]]:
+    """The requests of :func:`request_dicts`, made one at a time (a generator)."""
     rng = random.Random(_SEED)
     corpus = _corpus(rng)
-    requests = []
     for i in range(n):
         size = rng.randint(700, 1600)
         start = rng.randrange(len(corpus) - size)
-        requests.append(
-            {
-                "custom_id": f"request-{i:06d}",
-                "params": {
-                    "model": "claude-sonnet-4-5-20250929",
-                    "max_tokens": 1024,
-                    "messages": [{"role": "user", "content": corpus[start : start + size]}],
-                },
-            }
-        )
-    return requests
+        yield {
+            "custom_id": f"request-{i:06d}",
+            "params": {
+                "model": "claude-sonnet-4-5-20250929",
+                "max_tokens": 1024,
+                "messages": [{"role": "user", "content": corpus[start : start + size]}],
+            },
+        }
 
 
 def requests_file(n: int) -> Path:

@@ -1,13 +1,15 @@
 """Benchmarks of ``watch`` at scale and of ``create``, each run in its own process.
 
     python -m bench.scale watch --url URL [--watches 1000] [--interval 0.2]
-    python -m bench.scale create-rx-list|create-sdk-list|create-rx-run-file --url URL --requests N
+    python -m bench.scale create-MODE --url URL --requests N
+        (MODE: rx-list, sdk-list, rx-run-file, rx-run-generator)
 
 ``watch``: creates one single-request batch per watch (the runner's emulator takes
 seconds to process a request), then watches them all at once on one client, and
 reports the process CPU time per poll. ``create-*``: one create of ``N`` requests,
-from a Python list (rxbatches and the official SDK) or from a JSONL file through
-``batches.run(...)`` (stopped at its first ``BatchSubmitted``), reporting the time
+from a Python list (rxbatches and the official SDK), or from a JSONL file or a
+generator through ``batches.run(...)`` (stopped at its first ``BatchSubmitted``),
+reporting the time
 and the peak RSS growth over the RSS just before the create.
 """
 
@@ -18,12 +20,13 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from reactivex import operators as ops
 
 from bench.child import API_KEY, current_rss, peak_rss
-from bench.data import request_dicts, requests_file
+from bench.data import iter_request_dicts, request_dicts, requests_file
 
 
 async def watch(args: argparse.Namespace) -> dict[str, Any]:
@@ -91,11 +94,21 @@ async def create_sdk_list(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def create_rx_run_file(args: argparse.Namespace) -> dict[str, Any]:
-    from rxbatches import BatchSubmitted, Client, read_requests_jsonl
+    from rxbatches import read_requests_jsonl
 
-    path = requests_file(args.requests)
+    return await _run_job(args, read_requests_jsonl(requests_file(args.requests)))
+
+
+async def create_rx_run_generator(args: argparse.Namespace) -> dict[str, Any]:
+    return await _run_job(args, iter_request_dicts(args.requests))
+
+
+async def _run_job(args: argparse.Namespace, requests: Iterable[Any]) -> dict[str, Any]:
+    """``batches.run(requests)`` until its batch is submitted: the streamed-body create."""
+    from rxbatches import BatchSubmitted, Client
+
     async with Client(api_key=API_KEY, base_url=args.url, max_retries=0, timeout=600) as client:
-        job = client.messages.batches.run(read_requests_jsonl(path), interval=60)
+        job = client.messages.batches.run(requests, interval=60)
         rss0, cpu0 = current_rss(), time.process_time()
         start = time.perf_counter()
         submitted = await job.pipe(  # type: ignore[misc]
@@ -128,6 +141,7 @@ MODES = {
     "create-rx-list": create_rx_list,
     "create-sdk-list": create_sdk_list,
     "create-rx-run-file": create_rx_run_file,
+    "create-rx-run-generator": create_rx_run_generator,
 }
 
 
