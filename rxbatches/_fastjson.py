@@ -82,27 +82,15 @@ class MsgspecDictDecoder(JsonlDictDecoder):
         """
         if self._error is not None:
             raise self._error
-        end = chunk.rfind(b"\n") + 1
-        pending = self._pending
-        if not end:
-            if chunk:
-                pending.append(chunk)
+        block = self._take_block(chunk)
+        if not block:
             return []
-        if pending:
-            pending.append(chunk[:end])
-            block = b"".join(pending)
-            pending.clear()
-        else:
-            block = chunk[:end]
-        if end < len(chunk):
-            pending.append(chunk[end:])
         try:
             items: list[dict[str, Any]] | None = self._decode_lines(block)
         except (msgspec.DecodeError, ValueError, RecursionError):
             # DecodeError became a ValueError only in msgspec 0.19: name it for 0.18.
             items = None
-        lines = _count_object_lines(block)
-        if items is None or lines != len(items):
+        if items is None or (lines := _count_object_lines(block)) != len(items):
             pieces = block.split(b"\n")
             pieces.pop()  # empty: the block ends with its last line's newline
             self._physical += len(pieces)

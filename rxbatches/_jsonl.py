@@ -65,6 +65,29 @@ class _LineBuffer:
         self._physical += len(pieces)
         return pieces
 
+    def _take_block(self, chunk: bytes) -> bytes:
+        """Return the complete lines ``chunk`` ends, as one block ending in a newline.
+
+        The block is ``b""`` when ``chunk`` has no newline. Unlike :meth:`_take`, the
+        chunk is not cut into lines (nor are they counted): for decoders that parse a
+        whole block at once.
+        """
+        end = chunk.rfind(b"\n") + 1
+        pending = self._pending
+        if not end:
+            if chunk:
+                pending.append(chunk)
+            return b""
+        if pending:
+            pending.append(chunk[:end])
+            block = b"".join(pending)
+            pending.clear()
+        else:
+            block = chunk[:end]
+        if end < len(chunk):
+            pending.append(chunk[end:])
+        return block
+
     def _rest(self) -> list[bytes]:
         """Return the unterminated last line, if any, as a one-item list."""
         if not self._pending:
