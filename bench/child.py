@@ -56,6 +56,12 @@ def _results_path(args: argparse.Namespace) -> str:
 # --------------------------------------------------------------------------- results
 
 
+def _text_length(item: Any) -> int:
+    """What every model contender reads of a result (ours and the SDK's have one shape)."""
+    result = item.result
+    return len(result.message.content[0].text) if result.type == "succeeded" else 0
+
+
 async def rx_models(args: argparse.Namespace, **kwargs: Any) -> tuple[int, int]:
     """rxbatches ``results_streaming``: validated models through the Observable."""
     from rxbatches import Client
@@ -68,8 +74,7 @@ async def rx_models(args: argparse.Namespace, **kwargs: Any) -> tuple[int, int]:
         def on_next(item: Any) -> None:
             nonlocal count, text
             count += 1
-            if item.result.type == "succeeded":
-                text += len(item.result.message.content[0].text)
+            text += _text_length(item)
 
         client.messages.batches.results_streaming(args.batch, **kwargs).subscribe(
             on_next,
@@ -155,10 +160,8 @@ async def sdk_async(args: argparse.Namespace) -> tuple[int, int]:
     text = 0
     async with anthropic.AsyncAnthropic(api_key=API_KEY, base_url=args.url, max_retries=0) as sdk:
         async for item in await sdk.messages.batches.results(args.batch):
-            # The same reads as the rxbatches contenders' on_next.
             count += 1
-            if item.result.type == "succeeded":
-                text += len(item.result.message.content[0].text)  # type: ignore[union-attr]
+            text += _text_length(item)
     return count, 0
 
 
@@ -172,8 +175,7 @@ async def sdk_sync(args: argparse.Namespace) -> tuple[int, int]:
         with anthropic.Anthropic(api_key=API_KEY, base_url=args.url, max_retries=0) as sdk:
             for item in sdk.messages.batches.results(args.batch):
                 count += 1
-                if item.result.type == "succeeded":
-                    text += len(item.result.message.content[0].text)  # type: ignore[union-attr]
+                text += _text_length(item)
         return count
 
     return run(), 0
