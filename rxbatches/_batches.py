@@ -16,7 +16,7 @@ from typing import Any
 from reactivex import Observable
 from reactivex import operators as ops
 
-from ._batches_raw import BatchServiceWithRawResponse
+from ._batches_raw import DEFAULT_LIST_LIMIT, DEFAULT_MAX_RESUMES, BatchServiceWithRawResponse
 from ._body import FileBody
 from ._bridge import Bridge
 from ._events import JobEvent
@@ -35,11 +35,6 @@ from ._raw_ops import RawOperations, parse
 from ._validation import MAX_BODY_BYTES, MAX_REQUESTS
 
 __all__ = ["BatchService", "BatchServiceWithRawResponse"]
-
-_DEFAULT_LIMIT = 20
-
-DEFAULT_MAX_RESUMES = 3
-"""How many times a results download cut mid-way is started again, by default."""
 
 
 class BatchService:
@@ -177,7 +172,7 @@ class BatchService:
     def list(
         self,
         *,
-        limit: int = _DEFAULT_LIMIT,
+        limit: int = DEFAULT_LIST_LIMIT,
         before_id: str | None = None,
         after_id: str | None = None,
         options: RequestOptions | None = None,
@@ -205,7 +200,7 @@ class BatchService:
     def list_pages(
         self,
         *,
-        limit: int = _DEFAULT_LIMIT,
+        limit: int = DEFAULT_LIST_LIMIT,
         before_id: str | None = None,
         after_id: str | None = None,
         options: RequestOptions | None = None,

@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 
 __all__ = ["BatchServiceWithRawResponse"]
 
-_DEFAULT_LIMIT = 20
+DEFAULT_LIST_LIMIT = 20
+
+DEFAULT_MAX_RESUMES = 3
+"""How many times a results download cut mid-way is started again, by default."""
 
 
 class BatchServiceWithRawResponse:
@@ -66,7 +69,7 @@ class BatchServiceWithRawResponse:
     def list_pages(
         self,
         *,
-        limit: int = _DEFAULT_LIMIT,
+        limit: int = DEFAULT_LIST_LIMIT,
         before_id: str | None = None,
         after_id: str | None = None,
         options: RequestOptions | None = None,
@@ -77,7 +80,7 @@ class BatchServiceWithRawResponse:
     def list(
         self,
         *,
-        limit: int = _DEFAULT_LIMIT,
+        limit: int = DEFAULT_LIST_LIMIT,
         before_id: str | None = None,
         after_id: str | None = None,
         options: RequestOptions | None = None,
@@ -106,7 +109,7 @@ class BatchServiceWithRawResponse:
         self,
         message_batch_id: str,
         *,
-        max_resumes: int = 3,
+        max_resumes: int = DEFAULT_MAX_RESUMES,
         options: RequestOptions | None = None,
     ) -> Observable[RawResponse[builtins.list[MessageBatchIndividualResponse]]]:
         """Raw :meth:`BatchService.results_streaming`: one raw item per decoded slice.
@@ -123,7 +126,7 @@ class BatchServiceWithRawResponse:
         self,
         message_batch_id: str,
         *,
-        max_resumes: int = 3,
+        max_resumes: int = DEFAULT_MAX_RESUMES,
         options: RequestOptions | None = None,
     ) -> Observable[RawResponse[builtins.list[dict[str, Any]]]]:
         """Raw :meth:`BatchService.results_streaming_dicts`: one raw item per decoded slice.
