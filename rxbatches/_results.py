@@ -8,11 +8,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import sys
 from array import array
 from bisect import bisect_left
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
-from operator import attrgetter, itemgetter
+from operator import attrgetter, itemgetter, rshift
 from typing import Any, Generic, TypeVar
 
 from ._errors import APIConnectionError, ResultLineError
@@ -68,41 +69,27 @@ class _Lines(Generic[T]):
     """How the lines of a results body are decoded, and where a result's id is."""
 
     decoder: Callable[[], JsonlDecoder[T]]
-    keys: Callable[[list[T]], list[int]]
-    """The hash of each result's ``custom_id``."""
+    ids: Callable[[list[T]], list[Any]]
+    """The ``custom_id`` of each result (``None`` where a dict has none)."""
 
 
-def _model_keys(items: list[MessageBatchIndividualResponse]) -> list[int]:
-    return list(map(hash, map(_CUSTOM_ID_ATTR, items)))
+def _model_ids(items: list[MessageBatchIndividualResponse]) -> list[Any]:
+    return list(map(_CUSTOM_ID_ATTR, items))  # in C: no Python call per item
 
 
-def _dict_keys(items: list[dict[str, Any]]) -> list[int]:
+def _dict_ids(items: list[dict[str, Any]]) -> list[Any]:
     try:
-        return list(map(hash, map(_CUSTOM_ID_ITEM, items)))  # in C: no Python call per item
-    except (KeyError, TypeError):
-        return [hash(_dict_custom_id(item)) for item in items]
-
-
-def _dict_custom_id(item: dict[str, Any]) -> object:
-    """The line's ``custom_id`` if hashable (``None`` if missing), else its repr.
-
-    The same key as :func:`_dict_keys`' fast path for every line that has one, so a
-    result is recognised whichever path its slice took.
-    """
-    custom_id = item.get("custom_id")
-    try:
-        hash(custom_id)
-    except TypeError:  # a list or an object where an id should be
-        return repr(custom_id)
-    return custom_id
+        return list(map(_CUSTOM_ID_ITEM, items))
+    except KeyError:  # a line without one: the dict path checks nothing
+        return [item.get("custom_id") for item in items]
 
 
 _CUSTOM_ID_ATTR = attrgetter("custom_id")
 _CUSTOM_ID_ITEM = itemgetter("custom_id")
 _MODELS: _Lines[MessageBatchIndividualResponse] = _Lines(
-    lambda: JsonlDecoder(MessageBatchIndividualResponse), _model_keys
+    lambda: JsonlDecoder(MessageBatchIndividualResponse), _model_ids
 )
-_DICTS: _Lines[dict[str, Any]] = _Lines(dict_decoder, _dict_keys)
+_DICTS: _Lines[dict[str, Any]] = _Lines(dict_decoder, _dict_ids)
 
 
 def results(
@@ -113,18 +100,18 @@ def results(
     GETs ``/v1/messages/batches/{id}/results`` under the configured base URL directly (no
     retrieve first, and never the ``results_url`` host, so the key stays with the API).
     Memory stays constant: only the current network chunk, the results of one slice and
-    an incomplete line are held; with ``max_resumes`` > 0, also a 64-bit hash of each
-    ``custom_id`` delivered so far (8 bytes a result, packed in arrays: 0.8 MB for
-    100,000, where a set of the ids took 10 MB).
+    an incomplete line are held; with ``max_resumes`` > 0, also each ``custom_id``
+    delivered so far, packed (see :class:`_Delivered`): its characters and 8 bytes,
+    about 2.8 MB for 100,000 ids of 20 characters (a set of the ids took 10 MB). At a
+    cut, merging them takes a list of the ids for a moment (about 13 MB more, 60 ms).
 
     A download whose connection is lost mid-body is resumed up to ``max_resumes``
     times: the results are downloaded again from the start (the API promises no byte
     ranges) and the results whose ``custom_id`` was already delivered are skipped, so
-    each result is delivered exactly once whatever the order of the new download. The
+    each result is delivered exactly once whatever the order of the new download. Ids
+    are compared exactly (never by their hash alone); a line without a ``custom_id``
+    (possible on the dict path) is recognised by its position in the file. The
     incomplete line at a cut is dropped with the decoder, never decoded nor reported.
-    Ids are compared by their hash: two ids of one batch that collide in 64 bits
-    (about 3 in 10 billion for 100,000 results, and only when a download is resumed)
-    would lose the second of them.
 
     Raises:
         ResultLineError: A malformed line (after every good line before it).
@@ -152,7 +139,7 @@ async def _resumable(
     lines: _Lines[T],
 ) -> AsyncGenerator[RawResponse[list[T]], None]:
     path = batch_path(message_batch_id, "/results")
-    seen = _Delivered(lines.keys) if max_resumes else None
+    seen = _Delivered(lines.ids) if max_resumes else None
     resumes = 0
     while True:
         try:
@@ -164,8 +151,6 @@ async def _resumable(
                     del raw  # hold no delivered chunk while the next one decodes
             return
         except _Cut as cut:
-            if seen is not None:
-                seen.cut()
             if resumes >= max_resumes:
                 error = cut.error
                 if resumes:
@@ -175,6 +160,8 @@ async def _resumable(
                         url=error.url,
                     )
                 raise error from None
+            if seen is not None:
+                seen.cut()
             resumes += 1
             log.info(
                 "resuming the results of %s (resume %d of %d, %d results delivered): %s",
@@ -187,50 +174,180 @@ async def _resumable(
 
 
 class _Delivered(Generic[T]):
-    """The ``custom_id`` values delivered so far, as 64-bit hashes packed in arrays.
+    """The results delivered so far, each by an exact key: no two results share one.
 
-    8 bytes a result, where a set of the ids themselves takes about 100. While a
-    download runs, the hashes of what it delivers are appended to an array: the API
-    sends each ``custom_id`` once, so a first download looks nothing up. At a cut,
-    everything delivered is merged into one sorted array, which a resumed download
-    searches (by bisection) to skip what was delivered, whatever the new order.
+    A result's key is its ``custom_id``, which the API makes unique in a batch. A line
+    without one (only the dict path lets such a line through) is keyed by its position
+    in the download: the results file of an ended batch does not change, so a line is
+    at the same position in every download of it. A ``custom_id`` that is not a string
+    (the dict path again) is keyed by its ``repr``, apart from the strings, so ``5``
+    and ``"5"`` stay two results.
+
+    The ids are kept packed, never as a set of strings (about 100 bytes an id): while
+    a download runs, what it delivers is appended as one string per decoded slice and
+    an array of lengths (the API sends each ``custom_id`` once, so a first download
+    looks nothing up). At a cut, everything delivered is merged into one
+    :class:`_IdSet`, which a resumed download searches to skip what was delivered,
+    whatever the new order.
     """
 
-    __slots__ = ("_delivered", "_hashes", "_keys")
+    __slots__ = (
+        "_earlier",
+        "_earlier_lines",
+        "_earlier_other",
+        "_ids",
+        "_lengths",
+        "_lines",
+        "_other",
+        "_position",
+        "_segments",
+    )
 
-    def __init__(self, keys: Callable[[list[T]], list[int]]) -> None:
-        self._keys = keys
-        self._hashes: array[int] = array("q")  # delivered by the current download
-        self._delivered: array[int] = array("q")  # by the earlier ones, sorted
+    def __init__(self, ids: Callable[[list[T]], list[Any]]) -> None:
+        self._ids = ids
+        # Delivered by the earlier downloads (merged at each cut).
+        self._earlier = _IdSet([])
+        self._earlier_lines: array[int] = array("q")  # positions of lines without an id, sorted
+        self._earlier_other: frozenset[str] = frozenset()  # reprs of ids that are not strings
+        # Delivered by the current download.
+        self._segments: list[str] = []  # the ids of each slice, joined
+        self._lengths: array[int] = array("I")  # the length of each id, in order
+        self._lines: array[int] = array("q")
+        self._other: set[str] = set()
+        self._position = 0  # results decoded by the current download so far
 
     @property
     def count(self) -> int:
         """How many results were delivered."""
-        return len(self._delivered) + len(self._hashes)
+        return (
+            len(self._earlier)
+            + len(self._earlier_lines)
+            + len(self._earlier_other)
+            + len(self._lengths)
+            + len(self._lines)
+            + len(self._other)
+        )
 
     def cut(self) -> None:
-        """The current download was cut: merge what it delivered into the sorted array."""
-        merged = sorted(itertools.chain(self._delivered, self._hashes))
-        self._delivered = array("q", merged)
-        self._hashes = array("q")
+        """The current download was cut: merge what it delivered into the earlier ones."""
+        ids = self._earlier.ids()
+        ids.extend(_split("".join(self._segments), self._lengths))
+        self._earlier = _IdSet(ids)
+        del ids
+        self._earlier_lines = array("q", sorted(itertools.chain(self._earlier_lines, self._lines)))
+        self._earlier_other = self._earlier_other | self._other
+        self._segments = []
+        self._lengths = array("I")
+        self._lines = array("q")
+        self._other = set()
+        self._position = 0
 
     def record(self, decoded: list[T]) -> None:
-        """Remember the ids of results delivered by the first download."""
-        self._hashes.extend(self._keys(decoded))
+        """Remember the results delivered by the first download."""
+        ids = self._ids(decoded)
+        try:
+            segment = "".join(ids)  # in C; a TypeError names a missing or odd id
+        except TypeError:
+            self.fresh(decoded)  # nothing to skip yet: it records every result
+            return
+        self._segments.append(segment)
+        self._lengths.extend(map(len, ids))
+        self._position += len(ids)
 
     def fresh(self, decoded: list[T]) -> list[T]:
         """The results not delivered by an earlier download (marking them delivered)."""
-        delivered = self._delivered
-        end = len(delivered)
+        earlier, earlier_lines, earlier_other = (
+            self._earlier,
+            self._earlier_lines,
+            self._earlier_other,
+        )
+        position = self._position
         fresh: list[T] = []
-        keys: list[int] = []
-        for item, key in zip(decoded, self._keys(decoded), strict=True):
-            at = bisect_left(delivered, key)
-            if at == end or delivered[at] != key:
-                fresh.append(item)
-                keys.append(key)
-        self._hashes.extend(keys)
+        ids: list[str] = []
+        for offset, (item, custom_id) in enumerate(zip(decoded, self._ids(decoded), strict=True)):
+            if isinstance(custom_id, str):
+                if custom_id in earlier:
+                    continue
+                ids.append(custom_id)
+            elif custom_id is None:
+                line = position + offset
+                if _in_sorted(earlier_lines, line):
+                    continue
+                self._lines.append(line)
+            else:
+                key = repr(custom_id)
+                if key in earlier_other:
+                    continue
+                self._other.add(key)
+            fresh.append(item)
+        self._position += len(decoded)
+        if ids:
+            self._segments.append("".join(ids))
+            self._lengths.extend(map(len, ids))
         return fresh
+
+
+class _IdSet:
+    """A set of strings packed in one string, searched through their sorted hashes.
+
+    Per id: its characters (one byte each for the API's ASCII ids) and 8 bytes (the
+    high 32 bits of its hash, and where it ends). The hash only narrows the search: an id is
+    found only if its own characters are there, so two ids whose hashes collide are
+    never taken for one another.
+
+    Args:
+        ids: The strings (the list is reordered).
+        hasher: The hash of a string (tests make it collide on purpose).
+    """
+
+    __slots__ = ("_blob", "_ends", "_hasher", "_hashes")
+
+    def __init__(self, ids: list[str], hasher: Callable[[str], int] = hash) -> None:
+        self._hasher = hasher
+        # Sorted by the whole hash, so that its high 32 bits come sorted too; all in C.
+        ids.sort(key=hasher)
+        self._hashes: array[int] = array("i", map(rshift, map(hasher, ids), _SHIFTS))
+        self._blob = "".join(ids)
+        self._ends: array[int] = array(
+            "I" if len(self._blob) < 2**32 else "q", itertools.accumulate(map(len, ids))
+        )
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def __contains__(self, value: str) -> bool:
+        hashes, ends, blob = self._hashes, self._ends, self._blob
+        key = self._hasher(value) >> _SHIFT
+        at = bisect_left(hashes, key)
+        while at < len(hashes) and hashes[at] == key:
+            if blob[ends[at - 1] if at else 0 : ends[at]] == value:
+                return True
+            at += 1
+        return False
+
+    def ids(self) -> list[str]:
+        """The strings, as a new list."""
+        return _split(self._blob, self._ends, cumulative=True)
+
+
+_SHIFT = max(sys.hash_info.width - 32, 0)
+_SHIFTS = itertools.repeat(_SHIFT)
+
+
+def _split(blob: str, sizes: array[int], *, cumulative: bool = False) -> list[str]:
+    """Cut ``blob`` into the strings of these lengths (or ending at these offsets)."""
+    ends = sizes if cumulative else itertools.accumulate(sizes)
+    parts: list[str] = []
+    start = 0
+    for end in ends:
+        parts.append(blob[start:end])
+        start = end
+    return parts
+
+
+def _in_sorted(values: array[int], value: int) -> bool:
+    at = bisect_left(values, value)
+    return at < len(values) and values[at] == value
 
 
 class _Cut(Exception):

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import itertools
 import json
-import tracemalloc
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import Any
 
 import pytest
 from reactivex import operators as ops
 
 from rxbatches import APIConnectionError, BadRequestError, BatchService, Client, ResultLineError
-from rxbatches._results import _Delivered, _dict_keys
 from rxbatches.emulator import Emulator, Fault, ManualClock
 from tests.client.helpers import make_requests, outcome, result_line
 from tests.conftest import API_KEY
@@ -139,42 +136,3 @@ async def test_results_before_the_batch_has_ended_fail_with_the_api_error() -> N
 def test_an_invalid_max_resumes_is_rejected_at_the_call(batches: BatchService) -> None:
     with pytest.raises(ValueError, match="max_resumes"):
         batches.results_streaming_dicts("msgbatch_x", max_resumes=-1)
-
-
-def test_the_ids_kept_for_resuming_cost_8_bytes_a_result_and_skip_exactly_the_delivered() -> None:
-    items = [{"custom_id": f"req-{i:06d}"} for i in range(50_000)]
-    delivered = _Delivered(_dict_keys)
-    tracemalloc.start()
-    try:
-        for start in range(0, 40_000, 100):
-            delivered.record(items[start : start + 100])
-        delivered.cut()
-        kept, _peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-
-    assert kept < 40_000 * 10  # a set of the ids would take about 100 bytes each
-    assert delivered.count == 40_000
-    again = items[::-1]  # the resumed download, in another order
-    fresh = [
-        item
-        for start in range(0, 50_000, 100)
-        for item in delivered.fresh(again[start : start + 100])
-    ]
-    assert [item["custom_id"] for item in fresh] == [
-        f"req-{i:06d}" for i in range(49_999, 39_999, -1)
-    ]
-    assert delivered.count == 50_000
-
-
-def test_a_line_without_a_usable_id_does_not_change_the_keys_of_its_neighbours() -> None:
-    # One odd line sends its whole slice down the slow path: every other result must get
-    # the key it gets on the fast path, or a resumed download would deliver it twice.
-    good: list[dict[str, Any]] = [{"custom_id": "a"}, {"custom_id": 7}, {"custom_id": None}]
-    odd: list[dict[str, Any]] = [{"custom_id": ["x"]}, {"no_id": 1}]
-    fast = _dict_keys(good)
-    mixed = _dict_keys([good[0], odd[0], good[1], odd[1], good[2]])
-    assert [mixed[0], mixed[2], mixed[4]] == fast
-    assert mixed[1] == hash("['x']")
-    assert mixed[3] == hash(None)
-    assert len(set(fast)) == 3
