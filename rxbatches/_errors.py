@@ -28,7 +28,7 @@ Every :class:`APIStatusError` carries ``status_code``, ``request_id``, the parse
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -58,6 +58,55 @@ __all__ = [
 
 class RxBatchesError(Exception):
     """Base of every error this library raises."""
+
+
+class Headers(Mapping[str, str]):
+    """Response headers kept by an error: read-only, and case-insensitive as HTTP's.
+
+    ``headers.get("Request-Id")`` finds a ``request-id`` header, as on
+    :attr:`RawResponse.headers <rxbatches.RawResponse.headers>`. Iteration gives each
+    name once, as the server spelled it; a repeated header keeps its first value (what
+    ``RawResponse.headers[name]`` gives). Picklable (an error can cross a process
+    boundary), and its repr names the headers without their values, so that an error
+    logged with ``%r`` shows no cookie nor a key a proxy echoed back.
+
+    Example:
+        >>> headers = Headers({"Request-Id": "req_1", "content-type": "text/html"})
+        >>> headers.get("request-id"), headers["Content-Type"], "REQUEST-ID" in headers
+        ('req_1', 'text/html', True)
+        >>> headers
+        <Headers Request-Id, content-type>
+    """
+
+    __slots__ = ("_by_name",)
+
+    def __init__(self, headers: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
+        """Copy ``headers`` (a mapping, a multidict, or ``(name, value)`` pairs)."""
+        pairs = headers.items() if isinstance(headers, Mapping) else headers
+        by_name: dict[str, tuple[str, str]] = {}
+        for name, value in pairs:
+            by_name.setdefault(name.lower(), (name, value))
+        self._by_name = by_name
+
+    def __getitem__(self, name: str) -> str:
+        if not isinstance(name, str):
+            raise KeyError(name)
+        return self._by_name[name.lower()][1]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._by_name
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._by_name.values())
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def __repr__(self) -> str:
+        return f"<Headers {', '.join(self)}>"
+
+    def __reduce__(self) -> tuple[type[Headers], tuple[list[tuple[str, str]]]]:
+        return (Headers, (list(self._by_name.values()),))
 
 
 class CreateValidationError(RxBatchesError, ValueError):
@@ -95,7 +144,7 @@ class APIStatusError(APIError):
         status_code: The HTTP status.
         request_id: The ``request-id`` header (or the body's ``request_id``).
         body: The decoded JSON body, or the text when it was not JSON.
-        headers: The response headers.
+        headers: The response headers (read-only, case-insensitive: see :class:`Headers`).
         error_type: The ``error.type`` of the envelope (``"not_found_error"``...), if any.
     """
 
@@ -114,7 +163,7 @@ class APIStatusError(APIError):
         self.status_code = status_code
         self.request_id = request_id
         self.body = body
-        self.headers: Mapping[str, str] = dict(headers or {})
+        self.headers: Mapping[str, str] = Headers(headers or {})
         error = body.get("error") if isinstance(body, dict) else None
         self.error_type: str | None = error.get("type") if isinstance(error, dict) else None
 

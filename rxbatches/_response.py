@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ._errors import APIResponseValidationError, APIStatusError, status_error_class
+from ._errors import APIResponseValidationError, APIStatusError, Headers, status_error_class
 
 __all__ = ["RawResponse", "decode_body", "model_parser", "scrub", "status_error"]
 
@@ -124,6 +124,7 @@ def status_error(
     url: str,
     secret: str,
 ) -> APIStatusError:
+    headers = Headers(headers)  # read case-insensitively whatever mapping came in
     body = decode_body(content)
     error = body.get("error") if isinstance(body, dict) else None
     message: str
