@@ -8,6 +8,7 @@ and their events are merged into one stream (see :mod:`rxbatches._events`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -73,28 +74,40 @@ def _expand(
 
 
 class _JobState:
-    """What one subscription of a job knows: the latest progress of each of its batches."""
+    """What one subscription of a job knows: the latest progress of each of its batches.
+
+    Thread-safe: snapshots are recorded on the loop's thread while ``cancel_on_dispose``
+    reads the unended batches on whatever thread disposes the subscription.
+    """
 
     def __init__(self, chunker: Chunker, total_hint: int | None) -> None:
         self._chunker = chunker
         self._hint = total_hint
         self._latest: dict[str, BatchProgress] = {}
+        self._lock = threading.Lock()
 
     def unended(self) -> list[str]:
         """The ids of the batches submitted and not seen ended."""
-        return [batch_id for batch_id, p in self._latest.items() if not p.ended]
+        with self._lock:
+            return [batch_id for batch_id, p in self._latest.items() if not p.ended]
 
     def submitted(self, batch: MessageBatch, chunk: Chunk) -> list[JobEvent]:
-        self._latest[batch.id] = BatchProgress.from_batch(batch, chunk.size)
+        progress = self._record(batch, chunk)
         event = BatchSubmitted(
             batch=batch, batch_index=chunk.index, first_request=chunk.first, requests=chunk.size
         )
-        return [event, JobProgressed(progress=self._progress())]
+        return [event, JobProgressed(progress=progress)]
 
     def polled(self, batch: MessageBatch, chunk: Chunk) -> list[JobEvent]:
-        self._latest[batch.id] = BatchProgress.from_batch(batch, chunk.size)
+        progress = self._record(batch, chunk)
         event = BatchSnapshot(batch=batch, batch_index=chunk.index)
-        return [event, JobProgressed(progress=self._progress())]
+        return [event, JobProgressed(progress=progress)]
+
+    def _record(self, batch: MessageBatch, chunk: Chunk) -> JobProgress:
+        latest = BatchProgress.from_batch(batch, chunk.size)
+        with self._lock:
+            self._latest[batch.id] = latest
+            return self._progress()
 
     def _progress(self) -> JobProgress:
         # The job's total is known once the input is exhausted; until then it is what
