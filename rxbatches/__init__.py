@@ -4,6 +4,7 @@ The public API is exactly what ``__all__`` lists; every other module is private.
 """
 
 from ._batches import BatchService, BatchServiceWithRawResponse
+from ._blocking import iterate, to_list
 from ._client import Client
 from ._errors import (
     APIConnectionError,
@@ -121,6 +122,8 @@ __all__ = [
     "UnknownContentBlock",
     "UnprocessableEntityError",
     "Usage",
+    "iterate",
     "read_requests_jsonl",
+    "to_list",
     "validate_requests",
 ]
