@@ -133,11 +133,9 @@ async def dict_bound(args: argparse.Namespace) -> tuple[int, int]:
     from rxbatches._fastjson import dict_decoder
     from rxbatches._http import HTTPClient
     from rxbatches._options import ClientOptions
-    from rxbatches._runtime import Runtimes
 
     options = ClientOptions.from_env(api_key=API_KEY, base_url=args.url, max_retries=0)
-    runtimes = Runtimes()
-    http = HTTPClient(options, runtimes)
+    http = HTTPClient(options)
     count = 0
     size = 0
     try:
@@ -149,7 +147,8 @@ async def dict_bound(args: argparse.Namespace) -> tuple[int, int]:
                 count += len(decoder.feed(chunk))
         count += len(decoder.flush())
     finally:
-        await runtimes.aclose()
+        for _loop, close in http.detach():
+            await close()
     return count, size
 
 

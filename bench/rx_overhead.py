@@ -30,8 +30,7 @@ import reactivex
 from reactivex import Observable, abc
 from reactivex import operators as ops
 
-from rxbatches._bridge import Bridge
-from rxbatches._runtime import Runtimes
+from rxbatches._bridge import BackgroundLoop, Bridge
 
 SLICE = 12
 
@@ -86,7 +85,7 @@ async def plain_create(batches: list[list[int]]) -> int:
 
 def _bridged(operator: Callable[[Observable[int]], Observable[Any]] | None) -> Callable[..., Any]:
     async def run(batches: list[list[int]]) -> int:
-        bridge = Bridge(Runtimes())
+        bridge = Bridge(BackgroundLoop())
         source: Observable[Any] = bridge.from_async_batches(lambda: _gen(batches))
         if operator is not None:
             source = source.pipe(operator)

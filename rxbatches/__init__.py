@@ -31,8 +31,10 @@ from ._events import BatchSnapshot, BatchSubmitted, JobEvent, JobProgressed, Res
 from ._jobs import read_requests_jsonl
 from ._models import (
     BatchCreateParams,
+    CacheMissReason,
     ContentBlock,
     DeletedMessageBatch,
+    Diagnostics,
     ErrorObject,
     ErrorResponse,
     Message,
@@ -78,6 +80,7 @@ __all__ = [
     "BatchServiceWithRawResponse",
     "BatchSnapshot",
     "BatchSubmitted",
+    "CacheMissReason",
     "Client",
     "ClientOptions",
     "ConflictError",
@@ -85,6 +88,7 @@ __all__ = [
     "CreateOutcomeUnknownError",
     "CreateValidationError",
     "DeletedMessageBatch",
+    "Diagnostics",
     "ErrorObject",
     "ErrorResponse",
     "InternalServerError",

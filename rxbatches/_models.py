@@ -20,8 +20,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 __all__ = [
     "BatchCreateParams",
+    "CacheMissReason",
     "ContentBlock",
     "DeletedMessageBatch",
+    "Diagnostics",
     "ErrorObject",
     "ErrorResponse",
     "Message",
@@ -214,6 +216,8 @@ class ToolUseBlock(WireModel):
     id: str
     name: str
     input: dict[str, Any]
+    caller: dict[str, Any] | None = None
+    toolset_name: str | None = None
 
 
 def _unknown(known: frozenset[str]) -> AfterValidator:
@@ -253,16 +257,50 @@ ContentBlock: TypeAlias = Annotated[
 """A content block of a message, discriminated by ``type`` with a fallback for new types."""
 
 
+Speed: TypeAlias = Literal["standard", "fast"] | str
+"""``standard`` or ``fast``; a value unknown to this version is kept as is."""
+
+
 class Usage(WireModel):
-    """Token usage of one message."""
+    """Token usage of one message.
+
+    The nested objects (``cache_creation``, ``output_tokens_details``,
+    ``server_tool_use``) stay plain dicts so their new keys pass through untouched.
+    """
 
     input_tokens: int
     output_tokens: int
     cache_creation_input_tokens: int | None = None
     cache_read_input_tokens: int | None = None
     cache_creation: dict[str, Any] | None = None
+    inference_geo: str | None = None
+    output_tokens_details: dict[str, Any] | None = None
     server_tool_use: dict[str, Any] | None = None
     service_tier: str | None = None
+    speed: Speed | None = None
+    """The inference speed mode the request ran in: ``standard`` or ``fast``."""
+
+
+class CacheMissReason(WireModel):
+    """Why the prompt cache could not reuse the prefix of an earlier request.
+
+    ``type`` is one of ``model_changed``, ``system_changed``, ``tools_changed``,
+    ``messages_changed``, ``previous_message_not_found`` or ``unavailable`` (a kind this
+    version does not know is kept as is); the ``..._changed`` kinds also carry
+    ``cache_missed_input_tokens``.
+    """
+
+    type: str
+    cache_missed_input_tokens: int | None = None
+
+
+class Diagnostics(WireModel):
+    """Request-level diagnostics of a message (asked for with the ``diagnostics`` param).
+
+    ``cache_miss_reason`` is ``None`` while the diagnosis is still pending.
+    """
+
+    cache_miss_reason: CacheMissReason | None = None
 
 
 class Message(WireModel):
@@ -275,6 +313,10 @@ class Message(WireModel):
     content: list[ContentBlock]
     stop_reason: StopReason | None = None
     stop_sequence: str | None = None
+    stop_details: dict[str, Any] | None = None
+    container: dict[str, Any] | None = None
+    diagnostics: Diagnostics | None = None
+    """``None`` unless the request asked for diagnostics and a prompt-cache miss was found."""
     usage: Usage
 
     @property

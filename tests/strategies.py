@@ -587,6 +587,7 @@ _USAGE_FIELDS = (
     "service_tier",
     "inference_geo",
     "output_tokens_details",
+    "speed",
 )
 
 
@@ -601,6 +602,7 @@ def usages(
         return draw(st.none() | strategy)
 
     tiers = st.sampled_from(["standard", "priority", "batch"])
+    speeds = st.sampled_from(["standard", "fast"])
     usage = {
         "input_tokens": draw(tokens),
         "output_tokens": draw(tokens),
@@ -617,6 +619,7 @@ def usages(
         "service_tier": maybe(tiers | words() if unknown else tiers),
         "inference_geo": maybe(st.sampled_from(["global", "us"])),
         "output_tokens_details": maybe(st.fixed_dictionaries({"thinking_tokens": tokens})),
+        "speed": maybe(speeds | words() if unknown else speeds),
     }
     return _finish(
         draw, usage, known=_USAGE_FIELDS, optional=_USAGE_FIELDS[2:], extras=extras, sparse=sparse
@@ -634,7 +637,19 @@ _MESSAGE_FIELDS = (
     "stop_details",
     "usage",
     "container",
+    "diagnostics",
 )
+
+
+def _diagnostics() -> st.SearchStrategy[Payload]:
+    """``diagnostics``: a pending diagnosis, or a cache miss of the SDK's kinds."""
+    changed = st.sampled_from(
+        ["model_changed", "system_changed", "tools_changed", "messages_changed"]
+    )
+    reason = st.sampled_from([{"type": "previous_message_not_found"}, {"type": "unavailable"}]) | (
+        st.builds(lambda k, n: {"type": k, "cache_missed_input_tokens": n}, changed, st.integers(0))
+    )
+    return st.fixed_dictionaries({"cache_miss_reason": st.none() | reason})
 
 
 @st.composite
@@ -657,8 +672,9 @@ def messages(
         "stop_details": None,
         "usage": draw(usages(extras=extras, unknown=unknown, sparse=sparse)),
         "container": None,
+        "diagnostics": draw(st.none() | _diagnostics()),
     }
-    optional = ("stop_reason", "stop_sequence", "stop_details", "container")
+    optional = ("stop_reason", "stop_sequence", "stop_details", "container", "diagnostics")
     return _finish(
         draw, message, known=_MESSAGE_FIELDS, optional=optional, extras=extras, sparse=sparse
     )

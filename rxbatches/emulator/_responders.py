@@ -78,13 +78,17 @@ def default_message(request: Request) -> dict[str, Any]:
     The same prompt (model, system, messages, max_tokens) always gives the same text and
     usage; the message id also depends on ``custom_id``. ``usage`` counts about four
     characters per token, and a reply longer than ``max_tokens`` is cut with
-    ``stop_reason="max_tokens"``.
+    ``stop_reason="max_tokens"``. Every field the official SDKs declare is sent, as the
+    API sends it: ``usage.speed`` echoes the request's ``speed`` (``"standard"`` when it
+    names none) and ``diagnostics`` is ``null`` unless the request's ``diagnostics``
+    names a ``previous_message_id`` (then ``previous_message_not_found``: the emulator
+    keeps no prompt fingerprints).
 
     Args:
         request: The batched request.
 
     Returns:
-        A dict with every field the API's ``Message`` schema requires.
+        A dict with every field the official SDKs' ``Message`` declares.
     """
     params = request.params
     prompt = [_text_of(params.system)] + [_text_of(m.content) for m in params.messages]
@@ -99,6 +103,7 @@ def default_message(request: Request) -> dict[str, Any]:
         text = text[: params.max_tokens * 4]
         stop_reason = "max_tokens"
     msg_id = hashlib.blake2b((digest + request.custom_id).encode(), digest_size=12).hexdigest()
+    extra = params.model_extra or {}
     return {
         "id": f"msg_emu{msg_id}",
         "type": "message",
@@ -109,14 +114,27 @@ def default_message(request: Request) -> dict[str, Any]:
         "stop_sequence": None,
         "stop_details": None,
         "container": None,
+        "diagnostics": _diagnostics(extra.get("diagnostics")),
         "usage": _usage(
             input_tokens=max(1, sum(len(p) for p in prompt) // 4) + 3 * len(params.messages),
             output_tokens=max(1, (len(text) + 3) // 4),
+            speed=extra.get("speed"),
         ),
     }
 
 
-def _usage(*, input_tokens: int, output_tokens: int) -> dict[str, Any]:
+def _diagnostics(asked: Any) -> dict[str, Any] | None:
+    """The ``diagnostics`` of a reply: ``null`` unless the request named a previous message.
+
+    The emulator keeps no prompt fingerprints, so a named previous message is never
+    found, the answer the API gives for an id it does not know.
+    """
+    if isinstance(asked, dict) and asked.get("previous_message_id"):
+        return {"cache_miss_reason": {"type": "previous_message_not_found"}}
+    return None
+
+
+def _usage(*, input_tokens: int, output_tokens: int, speed: Any = None) -> dict[str, Any]:
     return {
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
@@ -127,6 +145,8 @@ def _usage(*, input_tokens: int, output_tokens: int) -> dict[str, Any]:
         "output_tokens_details": {"thinking_tokens": 0},
         "server_tool_use": None,
         "service_tier": "batch",
+        # The speed mode the request asked for; standard when it named none.
+        "speed": speed if speed in ("standard", "fast") else "standard",
     }
 
 
@@ -137,6 +157,14 @@ _MESSAGE_DEFAULTS: dict[str, Any] = {
     "stop_sequence": None,
     "stop_details": None,
     "container": None,
+    "diagnostics": None,
+}
+
+
+# Keys of content blocks the API always sends, filled in when a responder leaves them out.
+_BLOCK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "text": {"citations": None},
+    "tool_use": {"caller": {"type": "direct"}},
 }
 
 
@@ -144,11 +172,21 @@ def message_to_wire(message: Message | Mapping[str, Any]) -> dict[str, Any]:
     """Return a user-supplied message as a wire dict with every required field present.
 
     Fields the schema requires but the caller left out are filled in with their
-    null/neutral values, so results always validate against the official schema.
+    null/neutral values (in the message, its usage and its text and tool_use blocks), so
+    results always validate against the official schema and carry every field the
+    official SDKs declare.
     """
     wire = message.to_wire() if isinstance(message, Message) else dict(message)
     for key, value in _MESSAGE_DEFAULTS.items():
         wire.setdefault(key, value)
+    content = wire.get("content")
+    if isinstance(content, list):
+        wire["content"] = [
+            {**_BLOCK_DEFAULTS[block["type"]], **block}
+            if isinstance(block, Mapping) and block.get("type") in _BLOCK_DEFAULTS
+            else block
+            for block in content
+        ]
     usage = dict(wire.get("usage") or {})
     full = _usage(
         input_tokens=int(usage.get("input_tokens", 0)),
