@@ -133,9 +133,11 @@ async def dict_bound(args: argparse.Namespace) -> tuple[int, int]:
     from rxbatches._fastjson import dict_decoder
     from rxbatches._http import HTTPClient
     from rxbatches._options import ClientOptions
+    from rxbatches._runtime import Runtimes
 
     options = ClientOptions.from_env(api_key=API_KEY, base_url=args.url, max_retries=0)
-    http = HTTPClient(options)
+    runtimes = Runtimes()
+    http = HTTPClient(options, runtimes)
     count = 0
     size = 0
     try:
@@ -147,8 +149,7 @@ async def dict_bound(args: argparse.Namespace) -> tuple[int, int]:
                 count += len(decoder.feed(chunk))
         count += len(decoder.flush())
     finally:
-        for _loop, close in http.detach():
-            await close()
+        await runtimes.aclose()
     return count, size
 
 

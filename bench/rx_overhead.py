@@ -30,7 +30,8 @@ import reactivex
 from reactivex import Observable, abc
 from reactivex import operators as ops
 
-from rxbatches._bridge import BackgroundLoop, Bridge
+from rxbatches._bridge import Bridge
+from rxbatches._runtime import Runtimes
 
 SLICE = 12
 
@@ -85,7 +86,7 @@ async def plain_create(batches: list[list[int]]) -> int:
 
 def _bridged(operator: Callable[[Observable[int]], Observable[Any]] | None) -> Callable[..., Any]:
     async def run(batches: list[list[int]]) -> int:
-        bridge = Bridge(BackgroundLoop())
+        bridge = Bridge(Runtimes())
         source: Observable[Any] = bridge.from_async_batches(lambda: _gen(batches))
         if operator is not None:
             source = source.pipe(operator)

@@ -292,6 +292,29 @@ class BatchService:
         """
         return self._raw.result_items(message_batch_id, options, max_resumes)
 
+    def results(
+        self,
+        message_batch_id: str,
+        *,
+        max_resumes: int = DEFAULT_MAX_RESUMES,
+        options: RequestOptions | None = None,
+    ) -> Observable[MessageBatchIndividualResponse]:
+        """The official SDKs' name for :meth:`results_streaming`: the same stream.
+
+        ::
+
+            subscribe ──r1──r2──r3── ... ──rN|
+
+        Args:
+            message_batch_id: The batch id.
+            max_resumes: How many times a download cut mid-way is started again.
+            options: Per-call overrides.
+
+        Raises:
+            ValueError: ``max_resumes`` is not an int >= 0 (raised by this call).
+        """
+        return self.results_streaming(message_batch_id, max_resumes=max_resumes, options=options)
+
     def results_streaming_dicts(
         self,
         message_batch_id: str,

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from types import TracebackType
 
 from ._batches import BatchService
-from ._bridge import BackgroundLoop, Bridge
-from ._http import HTTPClient
+from ._bridge import Bridge
+from ._http import ConnectorFactory, HTTPClient
 from ._options import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_RETRIES,
@@ -18,12 +15,9 @@ from ._options import (
     DEFAULT_TIMEOUT,
     ClientOptions,
 )
+from ._runtime import Runtimes
 
 __all__ = ["Client", "Messages"]
-
-_CLOSE_TIMEOUT = 10.0
-# Closers scheduled on a running loop by a synchronous close(): kept alive until done.
-_pending_closes: set[asyncio.Task[None]] = set()
 
 
 class Messages:
@@ -41,14 +35,18 @@ class Client:
     """A client of the Message Batches API whose operations are cold Observables.
 
     Usable as ``async with Client() as client``, ``with Client() as client``, or closed
-    explicitly with :meth:`aclose` (inside asyncio) or :meth:`close`. Closing aborts the
-    requests still running and releases every connection.
+    explicitly with :meth:`aclose` (inside asyncio) or :meth:`close`. All four go
+    through one close routine: every subscription alive at close ends with exactly one
+    terminal notification (a :class:`~rxbatches.ClientClosedError` for those it
+    interrupts), every connection is released, a request interrupted by the close is
+    never retried, and every later subscription fails at once with
+    :class:`~rxbatches.ClientClosedError`.
 
     Threads: an Observable subscribed inside asyncio runs on that event loop and emits
     on its thread. Subscribed from synchronous code (a script, a UI thread,
     ``observable.run()``), it runs on an event loop the client starts in a background
     thread on first use, and emits on that thread: to handle items on a UI thread, add
-    ``ops.observe_on(ui_scheduler)``.
+    ``ops.observe_on(ui_scheduler)``. The client keeps one session per event loop.
 
     Args:
         api_key: The API key; default ``ANTHROPIC_API_KEY``. It is never shown in a repr,
@@ -57,7 +55,8 @@ class Client:
             ``https://api.anthropic.com``. Must be http(s). The key is only ever sent
             there (redirects are not followed).
         timeout: Seconds to wait for each read (not a total: a long results download
-            is never cut off while bytes keep arriving); ``None`` waits forever.
+            is never cut off while bytes keep arriving); ``None`` (or
+            :data:`~rxbatches.NO_TIMEOUT`) waits forever.
         max_retries: Retries after the first attempt of a request.
         connect_timeout: Seconds to wait for a connection.
         default_headers: Headers sent with every request.
@@ -69,10 +68,19 @@ class Client:
             once. ``watch`` uses it as its own grace before its first snapshot, for any
             id. ``0`` reports every 404 at once; overridable per call with
             ``RequestOptions(not_found_grace=...)``.
+        proxy: An ``http://`` or ``https://`` proxy for every request (credentials in
+            the URL are allowed and never shown). Default: none given.
+        trust_env: With no ``proxy``, take one from ``HTTPS_PROXY`` / ``HTTP_PROXY`` (by
+            the base URL's scheme) or ``ALL_PROXY``, unless ``NO_PROXY`` names the API
+            host, as the official SDK does (default ``True``). Read once, here.
+        connector_factory: Makes the ``aiohttp.BaseConnector`` of each event loop's
+            session (called on that loop): the escape hatch for anything else aiohttp
+            can do (a custom SSL context, connection limits, a resolver, a SOCKS
+            connector). The session's headers, timeouts and redirect policy stay ours.
 
     Raises:
-        ValueError: Naming the field, when no API key is given or found, the base URL is
-            not http(s), or a number is out of range.
+        ValueError: Naming the field, when no API key is given or found, the base URL or
+            proxy is not http(s), or a number is out of range.
 
     Example:
         >>> async with Client(base_url="http://127.0.0.1:8787") as client:
@@ -89,7 +97,12 @@ class Client:
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         default_headers: Mapping[str, str] | None = None,
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        connector_factory: ConnectorFactory | None = None,
     ) -> None:
+        if connector_factory is not None and not callable(connector_factory):
+            raise ValueError("connector_factory: must be a callable returning a connector")
         self._options = ClientOptions.from_env(
             api_key=api_key,
             base_url=base_url,
@@ -98,11 +111,12 @@ class Client:
             connect_timeout=connect_timeout,
             default_headers=default_headers or {},
             not_found_grace=not_found_grace,
+            proxy=proxy,
+            trust_env=trust_env,
         )
-        self._background = BackgroundLoop()
-        self._http = HTTPClient(self._options)
-        self._closed = False
-        self.messages = Messages(BatchService(self._http, Bridge(self._background)))
+        self._runtimes = Runtimes()
+        self._http = HTTPClient(self._options, self._runtimes, connector_factory)
+        self.messages = Messages(BatchService(self._http, Bridge(self._runtimes)))
         """``client.messages.batches`` holds the batch operations."""
 
     @property
@@ -113,77 +127,70 @@ class Client:
     @property
     def closed(self) -> bool:
         """Whether :meth:`close` or :meth:`aclose` was called."""
-        return self._closed
+        return self._runtimes.closed
 
     def __repr__(self) -> str:
         return (
             f"Client(base_url={self._options.base_url!r}, timeout={self._options.timeout!r}, "
-            f"max_retries={self._options.max_retries!r}, closed={self._closed})"
+            f"max_retries={self._options.max_retries!r}, closed={self.closed})"
         )
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        not_found_grace: float | None = None,
+    ) -> Client:
+        """A copy of this client with other defaults, as the official SDK's ``with_options``.
+
+        ``None`` keeps the current value; headers are merged. The copy shares this
+        client's connections and lifecycle: closing either closes both.
+
+        Raises:
+            ValueError: For an invalid value, naming the field.
+
+        Example:
+            >>> patient = client.with_options(timeout=NO_TIMEOUT, max_retries=5)
+        """
+        batches = self.messages.batches.with_options(
+            timeout=timeout,
+            max_retries=max_retries,
+            extra_headers=default_headers,
+            not_found_grace=not_found_grace,
+        )
+        changes: dict[str, object] = {}
+        if timeout is not None:
+            changes["timeout"] = timeout
+        if max_retries is not None:
+            changes["max_retries"] = max_retries
+        if default_headers:
+            changes["default_headers"] = {**self._options.default_headers, **default_headers}
+        if not_found_grace is not None:
+            changes["not_found_grace"] = not_found_grace
+        copy = object.__new__(Client)
+        copy._options = self._options.with_overrides(**changes)
+        copy._runtimes = self._runtimes
+        copy._http = self._http
+        copy.messages = Messages(batches)
+        return copy
 
     # ----------------------------------------------------------------- lifecycle
 
-    def _begin_close(
-        self,
-    ) -> list[tuple[asyncio.AbstractEventLoop, Callable[[], Awaitable[None]]]] | None:
-        if self._closed:
-            return None
-        self._closed = True
-        return self._http.detach()
-
     def close(self) -> None:
-        """Close the client: abort running requests, close every session, stop the thread.
+        """Close the client: end every subscription, close every session, stop the thread.
 
-        Safe to call twice. Inside asyncio prefer ``await client.aclose()``: called on a
-        running loop, this only schedules the close of that loop's session.
+        Blocks until every event loop the client worked on has ended its subscriptions
+        (at most about 10 s a loop). Safe to call twice, and from any thread. Inside
+        asyncio prefer ``await client.aclose()``: on the running loop itself, this can
+        only cancel the tasks and schedule the session's close.
         """
-        closers = self._begin_close()
-        if closers is None:
-            return
-        here = _running_loop()
-        background = self._background.started
-        for loop, closer in closers:
-            if loop is background or loop.is_closed():
-                continue  # stopping the background loop closes its session
-            if loop is here:
-                task = loop.create_task(_quietly(closer))
-                _pending_closes.add(task)
-                task.add_done_callback(_pending_closes.discard)
-            elif loop.is_running():
-                future = asyncio.run_coroutine_threadsafe(_quietly(closer), loop)
-                with contextlib.suppress(Exception):
-                    future.result(_CLOSE_TIMEOUT)
-            else:
-                with contextlib.suppress(RuntimeError):
-                    loop.run_until_complete(_quietly(closer))
-        self._background.stop(_CLOSE_TIMEOUT)
-        del closers  # held until now: the loops finalize the session guards they name
+        self._runtimes.close()
 
     async def aclose(self) -> None:
-        """Close the client from inside asyncio (see :meth:`close`)."""
-        closers = self._begin_close()
-        if closers is None:
-            return
-        here = asyncio.get_running_loop()
-        background = self._background.started
-        for loop, closer in closers:
-            if loop is background or loop.is_closed():
-                continue
-            if loop is here:
-                await _quietly(closer)
-            elif loop.is_running():
-                future = asyncio.run_coroutine_threadsafe(_quietly(closer), loop)
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(asyncio.wrap_future(future), _CLOSE_TIMEOUT)
-        thread = self._background.thread
-        if thread is not None and thread is not threading.current_thread():
-            # Joining the thread blocks: do it off this loop.
-            await asyncio.get_running_loop().run_in_executor(
-                None, self._background.stop, _CLOSE_TIMEOUT
-            )
-        else:
-            self._background.stop(_CLOSE_TIMEOUT)
-        del closers
+        """Close the client from inside asyncio (see :meth:`close`); nothing blocks the loop."""
+        await self._runtimes.aclose()
 
     def __enter__(self) -> Client:
         return self
@@ -206,15 +213,3 @@ class Client:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-
-
-async def _quietly(closer: Callable[[], Awaitable[None]]) -> None:
-    with contextlib.suppress(Exception):
-        await closer()

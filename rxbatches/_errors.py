@@ -17,7 +17,8 @@
         │   └── InternalServerError            >= 500
         │       └── OverloadedError            529
         ├── APIConnectionError (ConnectionError)
-        │   └── APITimeoutError (TimeoutError)
+        │   ├── APITimeoutError (TimeoutError)
+        │   └── ClientClosedError              the client was closed under the request
         ├── APIResponseValidationError         a 2xx body that is not what the API promises
         │   └── ResultLineError                a results line that is bad JSON or not a result
         └── CreateOutcomeUnknownError          a create that may or may not have made a batch
@@ -40,6 +41,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConflictError",
     "CreateOutcomeUnknownError",
     "CreateValidationError",
@@ -218,6 +220,17 @@ class APIConnectionError(APIError, ConnectionError):
 
 class APITimeoutError(APIConnectionError, TimeoutError):
     """No bytes arrived within the read timeout."""
+
+
+class ClientClosedError(APIConnectionError):
+    """The client was closed: before this subscription started, or while it ran.
+
+    Every subscription alive when :meth:`~rxbatches.Client.close` (or ``aclose``, or the
+    end of a ``with`` block) runs ends with exactly one of these, and every later
+    subscription fails with one at once. A request interrupted by the close is never
+    retried. A create interrupted this way may or may not have made a batch: look for it
+    with ``client.messages.batches.list()`` before creating it again.
+    """
 
 
 class APIResponseValidationError(APIError):

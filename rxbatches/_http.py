@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+import math
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import TypeVar
@@ -36,8 +35,9 @@ from ._errors import APIConnectionError, APIError, APITimeoutError, CreateOutcom
 from ._options import ClientOptions, EffectiveOptions
 from ._response import RawResponse, scrub, status_error
 from ._retry import CREATE_SAFE_STATUSES, retry_delay, should_retry_status
+from ._runtime import Runtime, Runtimes, closed_error
 
-__all__ = ["ANTHROPIC_VERSION", "USER_AGENT", "HTTPClient", "StreamResponse"]
+__all__ = ["ANTHROPIC_VERSION", "USER_AGENT", "ConnectorFactory", "HTTPClient", "StreamResponse"]
 
 T = TypeVar("T")
 
@@ -158,81 +158,55 @@ def _transport_error(
 # --------------------------------------------------------------------------- client
 
 
-@dataclass(slots=True)
-class _LoopSession:
-    session: aiohttp.ClientSession
-    guard: AsyncGenerator[None, None]
+ConnectorFactory = Callable[[], aiohttp.BaseConnector]
+"""Makes the connector of each event loop's session (SSL contexts, limits, resolvers...)."""
 
 
 class HTTPClient:
     """Sends API requests on whichever event loop calls it, one session per loop.
 
-    Sessions are created lazily on first use. Each is also registered as an async
-    generator on its loop, so that a loop shut down by ``asyncio.run`` (or any
-    ``asyncio.Runner``) closes it even when the client is never closed; :meth:`detach`
-    hands them all to the owner for an orderly close.
+    Each loop's session is made on first use and kept by the client's runtime of that
+    loop (:mod:`rxbatches._runtime`), which closes it with the client, or with the
+    loop when ``asyncio.run`` shuts it down. A request that fails because the client
+    was closed under it ends in :class:`~rxbatches.ClientClosedError`, never retried.
     """
 
-    def __init__(self, options: ClientOptions) -> None:
+    def __init__(
+        self,
+        options: ClientOptions,
+        runtimes: Runtimes,
+        connector_factory: ConnectorFactory | None = None,
+    ) -> None:
         self.options = options
-        self._sessions: dict[asyncio.AbstractEventLoop, _LoopSession] = {}
-        self._lock = threading.Lock()
-        self._closed = False
+        self.runtimes = runtimes
+        self._connector_factory = connector_factory
         self._base_headers = {
             "x-api-key": options.api_key,
             "anthropic-version": ANTHROPIC_VERSION,
             "user-agent": USER_AGENT,
         }
 
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`detach` was called: no new session will be created."""
-        return self._closed
-
     def __repr__(self) -> str:
-        return f"<HTTPClient {self.options.base_url} sessions={len(self._sessions)}>"
+        return f"<HTTPClient {self.options.base_url} {self.runtimes!r}>"
 
     # ----------------------------------------------------------------- sessions
 
-    async def _session(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        entry = self._sessions.get(loop)
-        if entry is not None and not entry.session.closed:
-            return entry.session
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("this rxbatches Client is closed")
-            session = aiohttp.ClientSession(
-                headers=self._base_headers, auto_decompress=True, trust_env=False
-            )
-            guard = self._guard(loop, session)
-            self._sessions[loop] = _LoopSession(session, guard)
-        # Its first step registers the guard with the loop's async-generator hooks.
-        await anext(guard)
-        return session
-
-    async def _guard(
-        self, loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession
-    ) -> AsyncGenerator[None, None]:
-        try:
-            yield
-        finally:
-            with self._lock:
-                entry = self._sessions.get(loop)
-                if entry is not None and entry.session is session:
-                    del self._sessions[loop]
-            if not session.closed:
-                await session.close()
-
-    def detach(self) -> list[tuple[asyncio.AbstractEventLoop, Callable[[], Awaitable[None]]]]:
-        """Stop making sessions; return each loop with a coroutine function closing its session.
-
-        The owner runs each closer on its own loop (a session can only be closed there).
-        """
-        with self._lock:
-            self._closed = True
-            entries = list(self._sessions.items())
-        return [(loop, entry.guard.aclose) for loop, entry in entries]
+    async def _session(self) -> tuple[Runtime, aiohttp.ClientSession]:
+        runtime = self.runtimes.current()
+        session = runtime.session
+        if isinstance(session, aiohttp.ClientSession) and not session.closed:
+            return runtime, session
+        connector = self._connector_factory() if self._connector_factory is not None else None
+        # trust_env stays off: the proxy was resolved from the environment once, by
+        # ClientOptions, and aiohttp's own reading would also pick up ~/.netrc.
+        session = aiohttp.ClientSession(
+            headers=self._base_headers,
+            auto_decompress=True,
+            trust_env=False,
+            connector=connector,
+        )
+        await runtime.attach_session(session)
+        return runtime, session
 
     # ----------------------------------------------------------------- requests
 
@@ -334,15 +308,19 @@ class HTTPClient:
         accept: str = "application/json",
         count: int | None = None,
     ) -> tuple[aiohttp.ClientResponse, bytes | None, int]:
-        session = await self._session()
+        runtime, session = await self._session()
         headers = self._headers(options, body=body is not None, accept=accept)
         streamed = isinstance(body, FileBody) or (body is not None and len(body) > _LARGE_BODY)
         if streamed and body is not None:
             headers["content-length"] = str(body.size if isinstance(body, FileBody) else len(body))
         params = {**(query or {}), **options.extra_query}
+        read_timeout = options.timeout
+        if read_timeout is not None and math.isinf(read_timeout):
+            read_timeout = None  # NO_TIMEOUT
         timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=options.connect_timeout, sock_read=options.timeout
+            total=None, sock_connect=options.connect_timeout, sock_read=read_timeout
         )
+        proxy = self.options.proxy
         secret = self.options.api_key
         retries = 0
         while True:
@@ -363,6 +341,7 @@ class HTTPClient:
                     headers=headers,
                     timeout=timeout,
                     allow_redirects=False,
+                    proxy=proxy,
                 )
                 if 200 <= response.status < 300:
                     content = await response.read() if read else None
@@ -382,9 +361,14 @@ class HTTPClient:
                 # Only an answer proving nothing was made settles a failed create.
                 unknown = response.status >= 500 and response.status not in CREATE_SAFE_STATUSES
                 error_headers: Mapping[str, str] | None = response.headers
-            except (TimeoutError, aiohttp.ClientError) as exc:
+            except (TimeoutError, aiohttp.ClientError, RuntimeError) as exc:
                 if response is not None:
                     response.close()
+                if runtime.closed:
+                    # The close made it fail (e.g. "Session is closed"): never retried.
+                    raise closed_error(f"{method} {url} was aborted") from None
+                if isinstance(exc, RuntimeError):
+                    raise
                 mid_body = response is not None
                 error = _transport_error(exc, method, url, mid_body=mid_body, secret=secret)
                 # A create whose answer had started arriving was received by the server.
@@ -410,4 +394,6 @@ class HTTPClient:
                 error,
             )
             await asyncio.sleep(delay)
+            if runtime.closed:
+                raise closed_error(f"{method} {url} was not retried") from error
             retries += 1

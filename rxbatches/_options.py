@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_NOT_FOUND_GRACE",
     "DEFAULT_TIMEOUT",
+    "NO_TIMEOUT",
     "ClientOptions",
     "EffectiveOptions",
     "RequestOptions",
@@ -36,6 +37,15 @@ DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_NOT_FOUND_GRACE = 2.0
 """Seconds a 404 about a batch just created is asked again (see ``not_found_grace``)."""
+
+NO_TIMEOUT = math.inf
+"""A ``timeout`` that waits forever for each read: ``RequestOptions(timeout=NO_TIMEOUT)``.
+
+``None`` cannot say it per call, where it means "inherit the client's timeout"."""
+
+# The variables the official SDKs honour, by the scheme of the API URL (lower case wins,
+# as in urllib and httpx); ALL_PROXY applies to both.
+_PROXY_SCHEMES = ("http", "https")
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 # RFC 9110 token characters: anything else (notably CR/LF) would let a value smuggle headers.
@@ -207,6 +217,8 @@ class ClientOptions:
         default_headers: Headers sent with every request.
         not_found_grace: Seconds after its create during which a 404 about a batch this
             client created is asked again.
+        proxy: The HTTP(S) proxy every request goes through (``None``: none); shown in
+            the repr without its credentials.
     """
 
     api_key: str
@@ -216,9 +228,12 @@ class ClientOptions:
     max_retries: int = DEFAULT_MAX_RETRIES
     default_headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY, hash=False)
     not_found_grace: float = DEFAULT_NOT_FOUND_GRACE
+    proxy: str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
+        if self.proxy is not None:
+            set_(self, "proxy", check_proxy("proxy", self.proxy))
         if not isinstance(self.api_key, str) or not self.api_key.strip():
             raise ValueError("api_key: must be a non-empty str")
         if any(c in self.api_key for c in "\r\n"):
@@ -241,13 +256,19 @@ class ClientOptions:
         api_key: str | None = None,
         base_url: str | None = None,
         environ: Mapping[str, str] | None = None,
+        proxy: str | None = None,
+        trust_env: bool = True,
         **kwargs: Any,
     ) -> ClientOptions:
         """Build options, reading ``ANTHROPIC_API_KEY`` / ``ANTHROPIC_BASE_URL`` when not given.
 
+        With ``trust_env`` (the default) and no explicit ``proxy``, the proxy comes from
+        ``HTTPS_PROXY`` / ``HTTP_PROXY`` (by the scheme of the base URL) or
+        ``ALL_PROXY``, unless ``NO_PROXY`` names the API host, as the official SDK does.
+
         Raises:
             ValueError: When no API key is given nor found in the environment, or for
-                any invalid value (naming the field).
+                any invalid value (naming the field or the environment variable).
         """
         env = os.environ if environ is None else environ
         key = api_key if api_key is not None else env.get("ANTHROPIC_API_KEY")
@@ -256,7 +277,12 @@ class ClientOptions:
                 "api_key: no API key given; pass Client(api_key=...) or set ANTHROPIC_API_KEY"
             )
         url = base_url if base_url is not None else env.get("ANTHROPIC_BASE_URL") or None
-        return cls(api_key=key, base_url=url or DEFAULT_BASE_URL, **kwargs)
+        url = _check_base_url(url or DEFAULT_BASE_URL)
+        if not isinstance(trust_env, bool):
+            raise ValueError(f"trust_env: must be a bool, not {type(trust_env).__name__}")
+        if proxy is None and trust_env:
+            proxy = env_proxy(url, env)
+        return cls(api_key=key, base_url=url, proxy=proxy, **kwargs)
 
     def __repr__(self) -> str:
         return (
@@ -264,7 +290,9 @@ class ClientOptions:
             f"timeout={self.timeout!r}, connect_timeout={self.connect_timeout!r}, "
             f"max_retries={self.max_retries!r}, "
             f"default_headers={_redacted(self.default_headers)!r}, "
-            f"not_found_grace={self.not_found_grace!r})"
+            f"not_found_grace={self.not_found_grace!r}"
+            + ("" if self.proxy is None else f", proxy={_without_credentials(self.proxy)!r}")
+            + ")"
         )
 
     def with_overrides(self, **changes: Any) -> ClientOptions:
@@ -313,3 +341,83 @@ def _check_base_url(value: object) -> str:
     if parts.query or parts.fragment:
         raise ValueError(f"base_url: {value!r} must not have a query or fragment")
     return value.rstrip("/")
+
+
+def check_proxy(name: str, value: object) -> str:
+    """Check a proxy URL (``name`` is the argument or environment variable it came from).
+
+    Raises:
+        ValueError: Naming ``name``, unless ``value`` is an http:// or https:// URL with a
+            host (aiohttp speaks to no other kind of proxy: for SOCKS, pass a
+            ``connector_factory`` from a package such as aiohttp-socks).
+    """
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name}: must be a non-empty str")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError as exc:
+        raise ValueError(
+            f"{name}: {_without_credentials(value)!r} is not a valid URL ({exc})"
+        ) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"{name}: {_without_credentials(value)!r} must be an http:// or https:// proxy URL"
+            " with a host (for a SOCKS proxy, pass Client(connector_factory=...))"
+        )
+    return value
+
+
+def env_proxy(base_url: str, environ: Mapping[str, str]) -> str | None:
+    """The proxy the environment names for ``base_url``, or ``None``.
+
+    Raises:
+        ValueError: Naming the variable, when it holds an unusable proxy URL.
+    """
+    parts = urlsplit(base_url)
+    found: dict[str, tuple[str, str]] = {}
+    for name, value in environ.items():
+        low = name.lower()
+        if value and low.endswith("_proxy"):
+            scheme = low[: -len("_proxy")]
+            # Lower case wins over upper case, as in urllib.
+            if scheme not in found or name == low:
+                found[scheme] = (name, value)
+    if _bypassed(parts.hostname or "", parts.port, found.get("no", ("", ""))[1]):
+        return None
+    for scheme in (parts.scheme, "all"):
+        if scheme in found:
+            name, value = found[scheme]
+            return check_proxy(name, value)
+    return None
+
+
+def _bypassed(host: str, port: int | None, no_proxy: str) -> bool:
+    host = host.lower().strip("[]")
+    for entry in (e.strip().lower() for e in no_proxy.replace(";", ",").split(",")):
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        entry_host, _, entry_port = (
+            entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+        )
+        if entry_port and port is not None and entry_port != str(port):
+            continue
+        entry_host = (entry_host or entry).strip("[]").lstrip(".")
+        if entry_host.startswith("*."):
+            entry_host = entry_host[2:]
+        if host == entry_host or host.endswith("." + entry_host):
+            return True
+    return False
+
+
+def _without_credentials(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.username is None and parts.password is None:
+        return url
+    netloc = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"<credentials>@{netloc}").geturl()

@@ -12,7 +12,7 @@ import pytest
 from reactivex import operators as ops
 from reactivex.scheduler import EventLoopScheduler
 
-from rxbatches import APIConnectionError, Client, MessageBatch
+from rxbatches import APIConnectionError, Client, ClientClosedError, MessageBatch
 from rxbatches.emulator import Emulator, EmulatorThread, Fault
 from tests.conftest import API_KEY
 
@@ -111,9 +111,10 @@ def test_a_closed_client_fails_new_subscriptions_in_on_error(emu: EmulatorThread
     client.close()
     client.close()  # twice is fine
 
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(ClientClosedError, match="closed"):
         client.messages.batches.list().run()
     assert sum(emu.stats.requests.values()) == 0
+    assert client.closed
 
 
 def test_close_aborts_a_request_in_flight_with_an_error_not_a_hang(emu: EmulatorThread) -> None:
