@@ -11,15 +11,14 @@ wider rule (see :func:`rxbatches._operations.watch`).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TypeVar
 
+from ._clock import SYSTEM_CLOCK, Clock
 from ._errors import NotFoundError
 
 __all__ = [
@@ -61,7 +60,8 @@ class CreatedBatches:
     Args:
         horizon: Seconds an entry is kept at least (the client's ``not_found_grace``).
         max_entries: How many creates are remembered at most.
-        clock: The monotonic clock (seconds).
+        clock: The clock of the creates, and of the grace windows that count from them
+            (their waits included).
     """
 
     def __init__(
@@ -69,7 +69,7 @@ class CreatedBatches:
         horizon: float = 0.0,
         *,
         max_entries: int = MAX_REMEMBERED,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._horizon = horizon
         self._max_entries = max_entries
@@ -85,7 +85,7 @@ class CreatedBatches:
 
     def add(self, batch_id: str, grace: float) -> None:
         """Remember that this client just created ``batch_id`` (with that grace in effect)."""
-        now = self._clock()
+        now = self._clock.now()
         with self._lock:
             self._horizon = max(self._horizon, grace)
             self._created[batch_id] = now
@@ -108,9 +108,10 @@ class CreatedBatches:
         with self._lock:
             return self._created.get(batch_id)
 
-    def now(self) -> float:
+    @property
+    def clock(self) -> Clock:
         """The registry's clock."""
-        return self._clock()
+        return self._clock
 
 
 class GraceWindow:
@@ -118,6 +119,7 @@ class GraceWindow:
 
     The one mechanism behind every "ask again on a 404 for a while": after a create of
     this client (:meth:`after_create`), or from the start of a watch (:meth:`from_now`).
+    It reads the time and waits on its :class:`~rxbatches._clock.Clock` only.
     """
 
     def __init__(
@@ -125,7 +127,7 @@ class GraceWindow:
         batch_id: str,
         start: float | None,
         grace: float,
-        clock: Callable[[], float],
+        clock: Clock,
         since: str | None,
     ) -> None:
         self.batch_id = batch_id
@@ -142,20 +144,20 @@ class GraceWindow:
     ) -> GraceWindow:
         """From this client's create of ``batch_id``; no window for a batch it did not create."""
         if created is None:
-            return cls(batch_id, None, grace, time.monotonic, None)
+            return cls(batch_id, None, grace, SYSTEM_CLOCK, None)
         start = created.created_at(batch_id) if grace > 0 else None
-        return cls(batch_id, start, grace, created.now, "after this client created it")
+        return cls(batch_id, start, grace, created.clock, "after this client created it")
 
     @classmethod
-    def from_now(cls, batch_id: str, grace: float) -> GraceWindow:
+    def from_now(cls, batch_id: str, grace: float, clock: Clock = SYSTEM_CLOCK) -> GraceWindow:
         """From now, for any batch (a watch: the batch may have been created elsewhere)."""
-        return cls(batch_id, time.monotonic(), grace, time.monotonic, None)
+        return cls(batch_id, clock.now(), grace, clock, None)
 
     async def absorb(self, exc: NotFoundError) -> None:
         """Wait before asking again, or raise the 404 once the window is over."""
         if self.start is None or self.deadline is None:
             raise exc
-        now = self._clock()
+        now = self._clock.now()
         remaining = self.deadline - now
         if remaining <= 0:
             if not self.misses or self._since is None:
@@ -170,7 +172,7 @@ class GraceWindow:
             delay,
             exc,
         )
-        await asyncio.sleep(delay)
+        await self._clock.sleep(delay)
 
 
 def _after_grace(exc: NotFoundError, waited: float, misses: int, since: str) -> NotFoundError:

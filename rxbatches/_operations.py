@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from ._body import FileBody
+from ._clock import SYSTEM_CLOCK, Clock
 from ._errors import APIResponseValidationError, CreateValidationError, NotFoundError
 from ._grace import CreatedBatches, GraceWindow, until_found
 from ._http import HTTPClient
@@ -277,6 +278,8 @@ async def watch(
     interval: float,
     options: EffectiveOptions,
     not_found_grace: float = 0.0,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> AsyncIterator[RawResponse[MessageBatch]]:
     """Poll a batch: a snapshot now, then one ``interval`` after each answer, until ended.
 
@@ -288,9 +291,11 @@ async def watch(
     time, at most 1 s apart) for ``not_found_grace`` seconds from the start of the
     watch: a batch just created may not be visible everywhere yet. A 404 after a
     snapshot, or past the window, is reported.
+
+    Every wait, the interval and the grace's, is on ``clock`` (virtual in tests).
     """
     path = batch_path(message_batch_id)
-    window = GraceWindow.from_now(message_batch_id, not_found_grace)
+    window = GraceWindow.from_now(message_batch_id, not_found_grace, clock)
     found = False
     while True:
         try:
@@ -305,7 +310,7 @@ async def watch(
         yield raw
         if ended:
             return
-        await asyncio.sleep(interval)
+        await clock.sleep(interval)
 
 
 def as_sequence(requests: Iterable[Request | Mapping[str, Any]]) -> object:

@@ -258,22 +258,25 @@ def test_the_grace_options_merge_and_show_in_the_reprs() -> None:
 
 
 class FakeClock:
-    """A monotonic clock the test moves by hand."""
+    """A monotonic clock the test moves by hand (``time``); it never sleeps."""
 
     def __init__(self) -> None:
-        self.now = 100.0
+        self.time = 100.0
 
-    def __call__(self) -> float:
-        return self.now
+    def now(self) -> float:
+        return self.time
+
+    async def sleep(self, seconds: float) -> None:
+        raise AssertionError(f"the registry tests do not sleep ({seconds} s)")
 
 
 def test_the_registry_drops_an_entry_older_than_its_horizon_at_the_next_create() -> None:
     clock = FakeClock()
     created = CreatedBatches(2.0, clock=clock)
     created.add("a", 2.0)
-    clock.now += 1.0
+    clock.time += 1.0
     created.add("b", 2.0)
-    clock.now += 1.5  # a is 2.5 s old, b 1.5 s
+    clock.time += 1.5  # a is 2.5 s old, b 1.5 s
 
     created.add("c", 2.0)
 
@@ -286,7 +289,7 @@ def test_a_longer_grace_at_a_create_keeps_entries_longer() -> None:
     clock = FakeClock()
     created = CreatedBatches(2.0, clock=clock)
     created.add("a", 10.0)
-    clock.now += 5.0
+    clock.time += 5.0
 
     created.add("b", 2.0)
 
