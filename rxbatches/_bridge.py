@@ -32,11 +32,11 @@ import asyncio
 from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
-import reactivex
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
 from ._errors import APIConnectionError, ClientClosedError
+from ._observable import create
 from ._runtime import Runtimes, Subscription, closed_error
 
 __all__ = ["Bridge"]
@@ -146,7 +146,7 @@ class Bridge:
             runtime.start(sub, work)
             return Disposable(sub.dispose)
 
-        return reactivex.create(subscribe)
+        return create(subscribe)
 
 
 def _emit_all(batch: Iterable[T], on_next: Callable[[T], None], sub: Subscription) -> bool:

@@ -8,7 +8,7 @@ nothing was sent, or what to do instead. Everything else is reactivex's own beha
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reactivex import Observable, abc
 
@@ -37,14 +37,17 @@ class RxBatchesObservable(Observable[_T]):
     def __repr__(self) -> str:
         return HINT
 
-    def pipe(self, *operators: Callable[[Any], Any]) -> Any:
-        """Apply ``operators`` left to right, as ``reactivex.Observable.pipe`` does."""
-        result = super().pipe(*operators)
-        if type(result) is Observable:
-            # _subscribe_core is the Observable's whole subscribe logic minus the
-            # AutoDetachObserver, which our own subscribe() adds once.
-            return RxBatchesObservable(result._subscribe_core)
-        return result
+    if not TYPE_CHECKING:
+        # Hidden from type checkers, which keep reactivex's typed overloads of pipe.
+
+        def pipe(self, *operators: Callable[[Any], Any]) -> Any:
+            """Apply ``operators`` left to right, as ``reactivex.Observable.pipe`` does."""
+            result = super().pipe(*operators)
+            if type(result) is Observable:
+                # _subscribe_core is the Observable's whole subscribe logic minus the
+                # AutoDetachObserver, which our own subscribe() adds once.
+                return RxBatchesObservable(result._subscribe_core)
+            return result
 
 
 def create(

@@ -118,3 +118,26 @@ def test_disposing_a_piped_observable_disposes_the_source_on_virtual_time() -> N
 
     assert results.messages == [ReactiveTest.on_next(210, 1)]
     assert hot.subscriptions == [ReactiveTest.subscribe(200, 250)]
+
+
+def test_every_method_of_the_service_returns_an_observable_whose_repr_hints() -> None:
+    from rxbatches import Client
+
+    with Client(api_key="sk-ant-test", base_url="http://127.0.0.1:9") as client:
+        batches = client.messages.batches
+        made: list[Observable[Any]] = [
+            batches.create([]),
+            batches.retrieve("msgbatch_x"),
+            batches.list(),
+            batches.list_pages(),
+            batches.cancel("msgbatch_x"),
+            batches.delete("msgbatch_x"),
+            batches.results("msgbatch_x"),
+            batches.results_streaming("msgbatch_x"),
+            batches.results_streaming_dicts("msgbatch_x"),
+            batches.watch("msgbatch_x"),
+            batches.with_raw_response.retrieve("msgbatch_x"),
+            batches.list().pipe(ops.take(1)),
+        ]
+
+    assert [repr(source) for source in made] == [HINT] * len(made)
