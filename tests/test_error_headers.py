@@ -66,7 +66,8 @@ def test_headers_keep_each_name_once_with_its_first_value() -> None:
     assert list(headers) == ["Set-Cookie", "ETag"]
     assert headers["SET-COOKIE"] == "a=1"
     assert headers == {"Set-Cookie": "a=1", "ETag": "x"}
-    assert 7 not in headers
+    not_a_name: object = 7
+    assert not_a_name not in headers
     with pytest.raises(KeyError):
         headers[7]  # type: ignore[index]
     assert repr(headers) == "<Headers Set-Cookie, ETag>"
