@@ -154,4 +154,19 @@ def status_error(
 
 
 def scrub(text: str, secret: str) -> str:
-    return text.replace(secret, "<redacted>") if secret else text
+    """Mask the API key in ``text`` as a token, not as a part of other words.
+
+    Keys are made of ``[A-Za-z0-9_-]``: an occurrence is masked where it is not run
+    into more of those characters, so the key inside a URL, a header or a JSON string
+    is masked, but a short key such as ``loo`` leaves ``loop`` alone. A key of 16
+    characters or more cannot be part of an ordinary word, so it is masked wherever
+    it appears, even run into other characters: no part of a real key ever shows.
+    """
+    import re
+
+    if not secret:
+        return text
+    if len(secret) >= 16:
+        return text.replace(secret, "<redacted>")
+    key = "A-Za-z0-9_-"
+    return re.sub(f"(?<![{key}]){re.escape(secret)}(?![{key}])", "<redacted>", text)

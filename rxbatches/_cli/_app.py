@@ -1,7 +1,8 @@
 """The parser, the dispatch and the exit codes of the ``rxbatches`` command line.
 
-Exit codes: 0 on success; 1 for an API or usage error, reported as one ``error: ...``
-line on stderr (never a traceback, never the API key); 130 on Ctrl-C, after the
+Exit codes: 0 on success; 1 for an error, reported as one ``error: ...`` line on stderr
+(never a traceback, never the API key), followed by the lines of guidance the error
+carries, if any; 2 for a usage error (argparse's convention); 130 on Ctrl-C, after the
 running subscription was disposed and the client closed.
 """
 
@@ -12,7 +13,9 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn, cast
+from urllib.parse import urlsplit
 
+from rxbatches import NotFoundError, __version__
 from rxbatches.emulator import _cli as emulator_cli
 
 from . import _commands, _demo
@@ -23,6 +26,7 @@ __all__ = ["build_parser", "main"]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
+EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 _DESCRIPTION = """\
@@ -33,7 +37,8 @@ Start with `rxbatches demo`: a whole batch job against the embedded emulator.
 _EPILOG = """\
 The API key comes from --api-key or $ANTHROPIC_API_KEY, the base URL from --base-url or
 $ANTHROPIC_BASE_URL. Progress goes to stderr (a live bar on a terminal, plain lines
-otherwise); data goes to stdout. Exit status: 0 ok, 1 error, 130 interrupted.
+otherwise); data goes to stdout. Exit status: 0 ok, 1 error, 2 usage error,
+130 interrupted.
 """
 
 
@@ -41,13 +46,13 @@ class _UsageError(SystemExit):
     """argparse rejected the command line (a ``SystemExit``, as argparse's own error is)."""
 
     def __init__(self, message: str, prog: str) -> None:
-        super().__init__(EXIT_ERROR)
+        super().__init__(EXIT_USAGE)
         self.message = message
         self.prog = prog
 
 
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors become one line and exit status 1."""
+    """An argument parser whose errors become one line and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
         raise _UsageError(message, self.prog)
@@ -68,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"rxbatches {__version__}")
     add_common_options(parser, suppress=False)
     common = _Parser(add_help=False)
     add_common_options(common, suppress=True)
@@ -109,20 +115,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             args = build_parser().parse_args(arguments)
         except _UsageError as exc:
-            return _fail(f"{exc.message} (see `{exc.prog} --help`)", secrets)
+            _fail(f"{exc.message} (see `{exc.prog} --help`)", [], secrets)
+            return EXIT_USAGE
         except SystemExit as exc:  # --help and --version
             return exc.code if isinstance(exc.code, int) else EXIT_OK
         handler: Callable[[argparse.Namespace], int] = args.handler
         try:
             return handler(args)
         except CommandError as exc:
-            return _fail(str(exc), secrets)
+            return _fail(str(exc), exc.guidance, secrets)
         except BrokenPipeError:
             # The reader went away (`rxbatches list | head -1`): nothing left to say.
             _silence_stdout()
             return EXIT_ERROR
         except Exception as exc:  # every failure is one line, never a traceback
-            return _fail(describe_error(exc), secrets)
+            summary, guidance = describe_error(exc)
+            if isinstance(exc, NotFoundError):
+                guidance += _v1_hint(args)
+            return _fail(summary, guidance, secrets)
     except KeyboardInterrupt:
         # The subscription was disposed and the client closed on the way up.
         sys.stderr.write("\ninterrupted\n")
@@ -140,10 +150,34 @@ def _given_keys(arguments: Sequence[str]) -> list[str]:
     return keys
 
 
-def _fail(message: str, secrets: Sequence[str | None]) -> int:
-    sys.stderr.write(f"error: {redact(message, secrets)}\n")
+def _fail(message: str, guidance: Sequence[str], secrets: Sequence[str | None]) -> int:
+    lines = [f"error: {message}", *(f"  {line}" for line in guidance)]
+    sys.stderr.write("".join(redact(line, secrets) + "\n" for line in lines))
     sys.stderr.flush()
     return EXIT_ERROR
+
+
+_API_PATH = "/v1/messages/batches"
+
+
+def _v1_hint(args: argparse.Namespace) -> list[str]:
+    """A hint when a 404 may come from a base URL that already holds the API's path."""
+    base_url = getattr(args, "base_url", None) or os.environ.get("ANTHROPIC_BASE_URL")
+    if not base_url:
+        return []
+    try:
+        parts = urlsplit(base_url)
+    except ValueError:
+        return []
+    path = parts.path.rstrip("/")
+    for suffix in (_API_PATH, "/v1/messages", "/v1"):
+        if path.endswith(suffix):
+            root = parts._replace(path=path[: -len(suffix)]).geturl()
+            return [
+                f"hint: the base URL ends in {suffix}, but rxbatches adds {_API_PATH}"
+                f" itself: try --base-url {root}"
+            ]
+    return []
 
 
 def _silence_stdout() -> None:

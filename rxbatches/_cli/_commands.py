@@ -12,26 +12,33 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
+from reactivex import Observable
 from reactivex import operators as ops
 
 import rxbatches.operators as rbo
 from rxbatches import (
+    BatchService,
     CreateValidationError,
     DeletedMessageBatch,
     MessageBatch,
     MessageBatchIndividualResponse,
+    MessageBatchPage,
+    NotFoundError,
 )
 
+from ._files import atomic_output, display_path
 from ._format import counts_text, dumps, list_row, table
+from ._not_found import DEFAULT_GRACE, retry_not_found
 from ._run import drain
 from ._session import CommandError, Session
 
 __all__ = ["COMMANDS", "read_requests"]
 
 Handler = Callable[[Session], int]
+T = TypeVar("T")
+AnyBatch = TypeVar("AnyBatch", MessageBatch, DeletedMessageBatch)
 
 
 def read_requests(path: str) -> tuple[list[Any], list[int]]:
@@ -86,14 +93,37 @@ def create(session: Session) -> int:
             else:
                 where = path
             raise CommandError(f"{where}: {exc.field}: {exc.rule}") from None
-    session.print_batch(batches[0])
+    if session.args.id_only:
+        session.print(batches[0].id)
+    else:
+        session.print_batch(batches[0])
     return 0
 
 
-def _one(session: Session, make: Callable[[Any], Any]) -> int:
-    items: list[MessageBatch | DeletedMessageBatch] = []
+def _with_grace(session: Session, make: Callable[[], Observable[T]]) -> Observable[T]:
+    """``make()``, asked again after a 404 during ``--not-found-grace`` (see ``_not_found``)."""
+    grace: float = session.args.not_found_grace
+    said: list[bool] = []
+
+    def on_wait(error: NotFoundError, remaining: float) -> None:
+        if said or session.quiet:
+            return
+        said.append(True)
+        session.err.write(
+            f"{session.args.command}: {session.args.batch_id} not found (404) yet; a batch"
+            f" just created can take a moment to appear: asking again for {remaining:.1f}s"
+            " more (--not-found-grace)\n"
+        )
+        session.err.flush()
+
+    return retry_not_found(make, grace, on_wait)
+
+
+def _one(session: Session, make: Callable[[BatchService], Observable[AnyBatch]]) -> int:
+    items: list[AnyBatch] = []
     with session.client() as client:
-        drain(make(client.messages.batches), items.append)
+        batches = client.messages.batches
+        drain(_with_grace(session, lambda: make(batches)), items.append)
     session.print_batch(items[0])
     return 0
 
@@ -113,13 +143,36 @@ def delete(session: Session) -> int:
     return _one(session, lambda batches: batches.delete(session.args.batch_id))
 
 
+_MAX_PAGE = 1000  # the API's largest page
+
+
 def list_batches(session: Session) -> int:
-    """``list``: the newest batches, newest first."""
-    limit: int = session.args.limit
+    """``list``: the newest batches, newest first (``--all``: every page)."""
+    args = session.args
+    limit: int | None = None if args.all else args.limit
+    backwards = args.before_id is not None
     found: list[MessageBatch] = []
+    more: list[bool] = [False]
+
+    def keep(page: MessageBatchPage) -> bool:
+        # Each page is newest first; paging backwards, each page is newer than the last.
+        if backwards:
+            found[:0] = page.data
+        else:
+            found.extend(page.data)
+        more[0] = page.has_more
+        return limit is None or len(found) < limit
+
     with session.client() as client:
-        listing = client.messages.batches.list(limit=min(limit, 1000))
-        drain(listing.pipe(ops.take(limit)), found.append)
+        pages = client.messages.batches.list_pages(
+            limit=min(limit or _MAX_PAGE, _MAX_PAGE),
+            before_id=args.before_id,
+            after_id=args.after_id,
+        )
+        drain(pages.pipe(ops.take_while(keep, inclusive=True)))
+    if limit is not None and len(found) > limit:
+        found = found[-limit:] if backwards else found[:limit]
+        more[0] = True
     if session.json:
         session.print(dumps([batch.to_wire() for batch in found]))
     elif not found:
@@ -128,6 +181,10 @@ def list_batches(session: Session) -> int:
         header = ["ID", "STATUS", "REQUESTS", "CREATED"]
         for line in table([list_row(batch) for batch in found], header=header):
             session.print(line)
+    if found and more[0] and not session.quiet:
+        # Where the next page starts, to copy into the next command.
+        option = f"--before-id {found[0].id}" if backwards else f"--after-id {found[-1].id}"
+        session.err.write(f"more: rxbatches list {option} (or --all)\n")
     return 0
 
 
@@ -143,10 +200,13 @@ def watch(session: Session) -> int:
         bar.update(item.done, item.total, item.processing_status, force=item.ended)
 
     with session.client() as client:
-        snapshots = client.messages.batches.watch(
-            session.args.batch_id,
-            interval=session.args.interval,
-            not_found_grace=session.args.not_found_grace,
+        batches = client.messages.batches
+        # The CLI's own grace (which says so on stderr) replaces the library's.
+        snapshots = _with_grace(
+            session,
+            lambda: batches.watch(
+                session.args.batch_id, interval=session.args.interval, not_found_grace=0
+            ),
         )
         try:
             drain(snapshots.pipe(ops.do_action(show), rbo.progress()), draw)
@@ -157,46 +217,68 @@ def watch(session: Session) -> int:
 
 
 def results(session: Session) -> int:
-    """``results ID [-o FILE]``: stream an ended batch's results as JSONL."""
+    """``results ID [-o FILE]``: stream an ended batch's results as JSONL.
+
+    A file is written beside its target and renamed over it once complete: on any
+    failure or Ctrl-C an existing file is left as it was.
+    """
     output: str | None = session.args.output
+    to_file = output not in (None, "-")
     bar = session.progress("results")
     by_type: Counter[str] = Counter()
 
     # JSONL going to the terminal itself: a redrawn bar would garble it, so only the
     # final count is shown.
-    show_updates = output not in (None, "-") or not _isatty(session.out)
+    show_updates = to_file or not _isatty(session.out)
 
-    with _open_output(output) as stream, session.client() as client:
+    ok = False
+    try:
+        with _open_output(output) as stream, session.client() as client:
 
-        def write(result: MessageBatchIndividualResponse) -> None:
-            stream.write(dumps(result.to_wire()) + "\n")
-            by_type[result.result.type] += 1
-            if show_updates:
-                bar.update(by_type.total(), detail="lines received")
+            def write(result: MessageBatchIndividualResponse) -> None:
+                stream.write(dumps(result.to_wire()) + "\n")
+                by_type[result.result.type] += 1
+                if show_updates:
+                    bar.update(by_type.total(), detail="lines received")
 
-        ok = False
-        try:
-            drain(client.messages.batches.results_streaming(session.args.batch_id), write)
-            ok = True
-        finally:
-            summary = f"{by_type.total():,} lines received"
-            if ok and by_type:
-                summary += " (" + ", ".join(f"{n:,} {k}" for k, n in sorted(by_type.items())) + ")"
-            if output:
-                summary += f", written to {output}"
-            bar.finish(summary)
-    if output and session.json:
+            batches = client.messages.batches
+            lines = _with_grace(session, lambda: batches.results_streaming(session.args.batch_id))
+            drain(lines, write)
+        ok = True
+    finally:
+        bar.finish(_results_summary(by_type, output if to_file else None, ok=ok))
+    if to_file and session.json:
         session.print(
             dumps(
                 {
                     "batch_id": session.args.batch_id,
                     "lines": by_type.total(),
                     "by_type": dict(sorted(by_type.items())),
-                    "output": str(Path(output)),
+                    "output": display_path(str(output)),
                 }
             )
         )
     return 0
+
+
+def _lines(count: int) -> str:
+    return f"{count:,} line" if count == 1 else f"{count:,} lines"
+
+
+def _results_summary(by_type: Counter[str], output: str | None, *, ok: bool) -> str | None:
+    received = by_type.total()
+    if not ok:
+        # The error itself follows; say what became of the lines, if any came.
+        if not received:
+            return None
+        kept = f"; {output} was not written" if output else ""
+        return f"{_lines(received)} received before the error{kept}"
+    summary = f"{_lines(received)} received"
+    if by_type:
+        summary += " (" + ", ".join(f"{n:,} {k}" for k, n in sorted(by_type.items())) + ")"
+    if output:
+        summary += f", written to {display_path(output)}"
+    return summary
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -212,11 +294,7 @@ def _open_output(path: str | None) -> Iterator[TextIO]:
         yield sys.stdout
         sys.stdout.flush()
         return
-    try:
-        stream = open(path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
-    except OSError as exc:
-        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
-    with stream:
+    with atomic_output(path) as stream:
         yield stream
 
 
@@ -255,6 +333,15 @@ def _count(text: str) -> int:
 
 def _with_id(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("batch_id", metavar="ID", help="the batch id (msgbatch_...)")
+    parser.add_argument(
+        "--not-found-grace",
+        type=_not_negative,
+        default=DEFAULT_GRACE,
+        metavar="SECONDS",
+        help="ask again for this long about a batch that answers 404 before anything"
+        " else: one just created may not be visible yet (default %(default)s; 0 reports"
+        " a 404 at once)",
+    )
 
 
 def _create_args(parser: argparse.ArgumentParser) -> None:
@@ -263,11 +350,29 @@ def _create_args(parser: argparse.ArgumentParser) -> None:
         metavar="FILE.jsonl",
         help='one request per line: {"custom_id": ..., "params": {...}} ("-": stdin)',
     )
+    parser.add_argument(
+        "--id-only",
+        action="store_true",
+        help="print only the new batch's id (for scripts: ID=$(rxbatches create --id-only F))",
+    )
 
 
 def _list_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    how_many = parser.add_mutually_exclusive_group()
+    how_many.add_argument(
         "--limit", type=_count, default=20, help="how many batches (default %(default)s)"
+    )
+    how_many.add_argument(
+        "--all", action="store_true", help="every batch, fetching every page (no --limit)"
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--after-id", metavar="ID", help="start after this batch: the older ones (next page)"
+    )
+    where.add_argument(
+        "--before-id",
+        metavar="ID",
+        help="the batches just newer than this one (previous page)",
     )
 
 
@@ -280,20 +385,16 @@ def _watch_args(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="seconds between polls (default %(default)s)",
     )
-    parser.add_argument(
-        "--not-found-grace",
-        type=_not_negative,
-        metavar="SECONDS",
-        help="until the first answer, ask again for this long about a batch that answers"
-        " 404: one just created may not be visible yet (default 2; 0 reports a 404 at"
-        " once)",
-    )
 
 
 def _results_args(parser: argparse.ArgumentParser) -> None:
     _with_id(parser)
     parser.add_argument(
-        "-o", "--output", metavar="FILE", help="write the JSONL there (default: stdout)"
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the JSONL there, complete or not at all: an existing FILE is only"
+        " replaced once every line has arrived (default: stdout)",
     )
 
 

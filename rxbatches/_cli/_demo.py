@@ -31,6 +31,7 @@ from rxbatches import (
 )
 from rxbatches.emulator import EmulatorThread, Fail, Outcome, Succeed
 
+from ._files import atomic_output, display_path
 from ._format import dumps, table
 from ._progress import ProgressLine, format_duration
 from ._run import drain
@@ -143,7 +144,7 @@ class _Tally:
 def demo(session: Session) -> int:
     """Run the demo; returns the exit status."""
     args = session.args
-    output = Path(args.output)
+    output = Path(display_path(args.output))
     count: int = args.requests
     if not 1 <= count <= MAX_REQUESTS:
         raise CommandError(f"--requests: must be between 1 and {MAX_REQUESTS:,}, not {count}")
@@ -156,15 +157,14 @@ def demo(session: Session) -> int:
     timings: dict[str, float] = {"start": time.monotonic()}
 
     if not session.quiet:
-        err.write(f"rxbatches demo: {count:,} requests to the embedded emulator\n")
+        err.write(
+            f"rxbatches demo: {count:,} requests to the embedded emulator; results go to {output}\n"
+        )
         err.flush()
-    try:
-        stream = open(output, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
-    except OSError as exc:
-        raise CommandError(f"cannot write {output}: {exc.strerror or exc}") from None
 
     with (
-        stream,
+        # Written beside, renamed once complete: a failed run keeps an earlier file.
+        atomic_output(output) as stream,
         EmulatorThread(
             request_latency=_MEAN_LATENCY, concurrency=_CONCURRENCY, responder=demo_responder
         ) as emulator,
@@ -202,10 +202,14 @@ def demo(session: Session) -> int:
 
         try:
             drain(batches.create(requests).pipe(ops.flat_map(lifecycle)), on_result)
-        finally:
+        except BaseException:
             processing.finish()
-            received = tally.by_type.total()
-            receiving.finish(f"{received:,} lines written to {output}" if received else None)
+            receiving.finish()  # nothing was written: say nothing about a file
+            raise
+        processing.finish()
+    received = tally.by_type.total()
+    noun = "line" if received == 1 else "lines"
+    receiving.finish(f"{received:,} {noun} written to {output}")
     timings["end"] = time.monotonic()
     _summary(session, tally, ended[0], output, timings)
     return 0
@@ -256,7 +260,7 @@ def _summary(
         ("processing", f"{format_duration(processing)} (created to ended)"),
         ("results download", format_duration(streaming)),
         ("total time", f"{format_duration(elapsed)} ({rate:,.0f} requests/s)"),
-        ("results file", f"{output} ({total:,} lines)"),
+        ("results file", f"{output} ({total:,} {'line' if total == 1 else 'lines'})"),
     ]
     width = max(len(name) for name, _ in details)
     lines += [f"  {name.ljust(width)}  {value}" for name, value in details]
@@ -274,7 +278,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--output",
         default=DEFAULT_OUTPUT,
         metavar="FILE",
-        help="where to stream the results (default ./%(default)s)",
+        help="where to write the results, complete or not at all (default"
+        " ./%(default)s, in the current directory)",
     )
     parser.add_argument(
         "--requests",

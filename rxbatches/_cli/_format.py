@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from http import HTTPStatus
 from typing import Any
 
 from rxbatches import (
-    APIConnectionError,
     APIStatusError,
+    CreateOutcomeUnknownError,
     CreateValidationError,
     DeletedMessageBatch,
     MessageBatch,
 )
 
-__all__ = ["batch_lines", "describe_error", "dumps", "redact", "table"]
+__all__ = ["batch_lines", "describe_error", "dumps", "redact", "status_summary", "table"]
 
 
 def dumps(value: Any) -> str:
@@ -92,24 +94,108 @@ def _numeric(cell: str) -> bool:
     return bool(stripped) and stripped.isdigit()
 
 
+_KEY_CHARS = "A-Za-z0-9_-"
+_ALWAYS_MASKED_LENGTH = 16
+
+
 def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every secret in ``text`` (a belt to the client's braces)."""
+    """Mask every secret in ``text`` (a belt to the client's braces).
+
+    A secret is masked as a token: where it is not part of a longer run of key
+    characters (``[A-Za-z0-9_-]``), so ``key`` in a URL, a header or a JSON string is
+    masked but the ``loo`` of ``loop`` is left alone when the key is ``loo``. A secret of
+    16 characters or more cannot be part of an ordinary word: it is masked wherever it
+    appears, even run into other key characters.
+    """
     for secret in secrets:
-        if secret:
+        if not secret:
+            continue
+        if len(secret) >= _ALWAYS_MASKED_LENGTH:
             text = text.replace(secret, "<redacted>")
+        else:
+            pattern = f"(?<![{_KEY_CHARS}]){re.escape(secret)}(?![{_KEY_CHARS}])"
+            text = re.sub(pattern, "<redacted>", text)
     return text
 
 
-def describe_error(error: BaseException) -> str:
-    """One line saying what went wrong, without a traceback."""
+_MAX_SUMMARY = 400  # characters of an API message kept in the summary line
+
+
+def describe_error(error: BaseException) -> tuple[str, list[str]]:
+    """What went wrong: one summary line, and the lines of guidance the error carries.
+
+    Never a traceback, never a page of HTML: a body that is not the API's JSON error
+    is described (``502 Bad Gateway: an HTML page, probably from a proxy``), not shown.
+    """
     if isinstance(error, CreateValidationError):
-        return f"invalid request: {error.field}: {error.rule}"
+        return f"invalid request: {error.field}: {error.rule}", []
+    if isinstance(error, CreateOutcomeUnknownError):
+        return _create_outcome_unknown(error)
     if isinstance(error, APIStatusError):
-        kind = f" {error.error_type}" if error.error_type else ""
-        rid = f" (request-id {error.request_id})" if error.request_id else ""
-        return f"{error.status_code}{kind}: {error.message}{rid}"
-    if isinstance(error, APIConnectionError):
-        return str(error)  # already names the method, the URL and the cause
+        return status_summary(error), []
     message = str(error).strip().splitlines()
-    text = message[0] if message else ""
-    return text or type(error).__name__
+    text = _one_line(message[0]) if message else ""
+    return text or type(error).__name__, []
+
+
+def _create_outcome_unknown(error: CreateOutcomeUnknownError) -> tuple[str, list[str]]:
+    cause, _ = describe_error(error.cause)
+    sent = error.sent_at.isoformat(timespec="seconds").replace("+00:00", "Z")
+    holding = f" holding {error.request_count:,} requests" if error.request_count else ""
+    return f"the create may or may not have made a batch ({cause})", [
+        "Do not simply retry: that could make a second batch, and cost twice.",
+        f"First look for a batch created at or after {sent}{holding}:",
+        "    rxbatches list --limit 20",
+        "and create it again only if there is none.",
+    ]
+
+
+def status_summary(error: APIStatusError) -> str:
+    """A non-2xx answer in one line: its status, kind and message, or what its body was."""
+    code = error.status_code
+    rid = f" (request-id {error.request_id})" if error.request_id else ""
+    body = error.body
+    envelope = body.get("error") if isinstance(body, dict) else None
+    if 300 <= code < 400 or isinstance(envelope, dict):
+        # The library's own words (a redirect), or the API's error message.
+        kind = f" {error.error_type}" if error.error_type else ""
+        return f"{code}{kind}: {_one_line(error.message)}{rid}"
+    head = f"{code} {_reason(code)}".rstrip()
+    if isinstance(body, str) and body.strip():
+        if _is_html(body, error.headers):
+            what = "an HTML page, probably from a proxy"
+        else:
+            kind = _header(error.headers, "content-type") or "no content-type"
+            size = len(body.encode("utf-8", "replace"))
+            what = f"a non-JSON answer ({kind.split(';')[0]}, {size:,} bytes), not the API's"
+    elif body is None or (isinstance(body, str) and not body.strip()):
+        what = "an empty answer"
+    else:
+        what = "a JSON answer that is not the API's error format"
+    return f"{head}: {what}{rid}"
+
+
+def _reason(code: int) -> str:
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return ""
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _is_html(body: str, headers: Mapping[str, str]) -> bool:
+    if "html" in (_header(headers, "content-type") or "").lower():
+        return True
+    start = body.lstrip()[:200].lower()
+    return start.startswith(("<!doctype html", "<html", "<head", "<body", "<?xml"))
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_SUMMARY else text[: _MAX_SUMMARY - 3] + "..."

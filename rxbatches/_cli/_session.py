@@ -16,7 +16,16 @@ __all__ = ["CommandError", "Session", "add_common_options"]
 
 
 class CommandError(Exception):
-    """A failure the user can fix, already worded as the one line to print."""
+    """A failure the user can fix, already worded as the one line to print.
+
+    Args:
+        message: The summary line (printed after ``error: ``).
+        guidance: Lines that say what to do about it, printed below the summary.
+    """
+
+    def __init__(self, message: str, *guidance: str) -> None:
+        super().__init__(message)
+        self.guidance: tuple[str, ...] = guidance
 
 
 def add_common_options(

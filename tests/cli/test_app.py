@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import rxbatches
 from rxbatches.__main__ import main
 from rxbatches.emulator import EmulatorThread
 from tests.conftest import API_KEY
@@ -30,15 +31,18 @@ def test_help_lists_demo_first_and_every_subcommand(capsys: pytest.CaptureFixtur
         (["watch"], "required: ID"),
         (["watch", "msgbatch_x", "--interval", "0"], "must be > 0"),
         (["list", "--limit", "zero"], "not a whole number"),
+        (["list", "--all", "--limit", "3"], "not allowed with argument"),
+        (["list", "--after-id", "a", "--before-id", "b"], "not allowed with argument"),
+        (["retrieve", "msgbatch_x", "--not-found-grace", "-1"], "must be a number >= 0"),
     ],
 )
-def test_a_usage_error_is_one_line_and_exit_1(
+def test_a_usage_error_is_one_line_and_exit_2(
     argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     status = main(argv)
 
     captured = capsys.readouterr()
-    assert status == 1
+    assert status == 2  # argparse's convention: 1 is for errors of the work itself
     assert captured.out == ""
     assert captured.err.count("\n") == 1
     assert captured.err.startswith("error: ")
@@ -100,3 +104,10 @@ def test_a_refused_connection_is_one_line(
     assert status == 1
     assert err.count("\n") == 1
     assert "connection failed" in err
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["--version"])
+
+    assert status == 0
+    assert capsys.readouterr().out == f"rxbatches {rxbatches.__version__}\n"

@@ -147,7 +147,8 @@ def test_retrieve_prints_the_batch_as_json(
 def test_an_unknown_id_exits_1_with_one_line(
     cli_env: dict[str, str], command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status = main([command, "msgbatch_doesnotexist", "--quiet"])
+    # A short grace: the 404 is asked again for 0.3 s, then reported.
+    status = main([command, "msgbatch_doesnotexist", "--quiet", "--not-found-grace", "0.3"])
 
     captured = capsys.readouterr()
     line = _one_error_line(captured.err)
@@ -289,7 +290,7 @@ def test_cancel_answers_canceling_then_delete_removes_the_ended_batch(
     assert main(["delete", batch.id, "--json"]) == 0
     deleted = json.loads(capsys.readouterr().out)
     assert deleted == {"id": batch.id, "type": "message_batch_deleted"}
-    assert main(["retrieve", batch.id, "--quiet"]) == 1
+    assert main(["retrieve", batch.id, "--quiet", "--not-found-grace", "0"]) == 1
 
 
 def test_delete_of_a_batch_still_processing_is_one_error_line(

@@ -66,13 +66,13 @@ def test_the_api_key_never_appears_in_any_output(
         (["watch", batch.id], 0),
         (["results", batch.id], 0),
         (["create", str(good), "--json"], 0),
-        (["retrieve", "msgbatch_unknown"], 1),
+        (["retrieve", "msgbatch_unknown", "--not-found-grace", "0"], 1),
         (["create", str(bad)], 1),
         (["retrieve", batch.id, "--base-url", "http://127.0.0.1:9"], 1),
         (["retrieve", batch.id, "--base-url", f"{emu.base_url}/{API_KEY}?"], 1),
         (["list", "--base-url", strict_emu.base_url], 1),
         (["list", "--base-url", strict_emu.base_url, "--api-key", API_KEY + "x"], 1),
-        (["--api-key", API_KEY, "bogus"], 1),
+        (["--api-key", API_KEY, "bogus"], 2),
     ]
     for args, expected in runs:
         done = _run(args, cli_env)
