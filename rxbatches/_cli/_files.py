@@ -62,9 +62,11 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[TextIO]:
     except OSError as exc:
         raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
-        # mkstemp makes the file 0600; give it the mode open() would have given it.
-        os.chmod(temporary, _mode_for(existing))
         with open(fd, "w", encoding="utf-8", newline="\n") as stream:
+            # mkstemp makes the file 0600; give it the mode open() would have given it
+            # (a file system without modes keeps its own: not worth failing over).
+            with contextlib.suppress(OSError):
+                os.chmod(temporary, _mode_for(existing))
             yield stream
             stream.flush()
             os.fsync(stream.fileno())
