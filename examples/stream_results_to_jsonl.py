@@ -36,7 +36,12 @@ from rxbatches import APIError, MessageBatchIndividualResponse
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("-o", "--output", type=Path, help="the JSONL file (default: a temp file)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="the JSONL file to keep (default: a temporary file, deleted at the end)",
+    )
     parser.add_argument(
         "-n", "--requests", type=int, default=sized(500, 10), help="requests in the batch"
     )
@@ -89,7 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             kind = type(error).__name__ if isinstance(error, APIError) else "error"
             print(f"{kind} while streaming results: {error}", file=sys.stderr)
             return 1
-        print(f"wrote {written} lines to {output}")
+        # The temporary file is deleted on the way out: name only a file that stays.
+        where = output if args.output else "a temporary file (pass -o FILE to keep it)"
+        print(f"wrote {written} lines to {where}")
         return check(output, [r["custom_id"] for r in requests])
 
 
