@@ -18,6 +18,13 @@ proxy's HTML error page), :meth:`Fault.reset` (connection closed without an answ
 ``propagation_delay`` makes a batch answer 404 for that many emulator seconds after its
 create, as a freshly created batch may on the real API.
 
+Requests inside a batch can fail too: ``error_rate`` makes each request end ``errored``
+with a retryable ``api_error`` or ``overloaded_error``, and ``expire_rate`` makes it
+``expired`` (never processed; its batch then ends at ``expires_at``, 24 emulator hours
+after creation). The draw hashes the seed, the ``custom_id`` and how many times the
+emulator has been sent that ``custom_id``, so a run meets the same failures whatever the
+order of its batches, and a request sent again gets a fresh draw and may succeed.
+
 Command line: ``python -m rxbatches emulator --fault SPEC`` (repeatable) takes
 ``ENDPOINT:KIND[=ARG][:PROBABILITY]`` (see :func:`parse_fault_spec`), for example
 ``retrieve:529:0.2``, ``results:truncate:0.1``, ``*:delay=0.5:0.05``, ``create:html=502``.
@@ -25,6 +32,8 @@ Command line: ``python -m rxbatches emulator --fault SPEC`` (repeatable) takes
 
 from __future__ import annotations
 
+import hashlib
+import os
 import random
 import threading
 from collections import Counter, deque
@@ -32,12 +41,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["ENDPOINTS", "FAULT_KINDS", "Fault", "Faults", "parse_fault_spec"]
+__all__ = ["ENDPOINTS", "FAULT_KINDS", "RETRYABLE_ERRORS", "Fault", "Faults", "parse_fault_spec"]
 
 ENDPOINTS = ("create", "retrieve", "list", "cancel", "delete", "results")
 """The endpoint names faults and stats are keyed by."""
 
 FaultKind = Literal["status", "reset", "truncate", "delay", "slow"]
+
+RETRYABLE_ERRORS = {
+    "api_error": "Internal server error.",
+    "overloaded_error": "Overloaded.",
+}
+"""The error kinds (and their messages) of the requests ``error_rate`` makes fail."""
+
+RequestFault = Literal["api_error", "overloaded_error", "expired"]
 
 _HTML_PAGE = (
     "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n"
@@ -187,27 +204,87 @@ class Faults:
     """Per-endpoint scripts and random rules of faults (safe to use from any thread).
 
     Args:
-        seed: Seed of the generator the random rules draw from.
+        seed: Seed of the generator the random rules draw from, and of the draws of
+            ``error_rate`` and ``expire_rate`` (``None``: a fresh seed each run).
+        propagation_delay: See the attribute.
+        error_rate: See the attribute.
+        expire_rate: See the attribute.
 
     Attributes:
         injected: How many faults were handed out per endpoint (scripted and random).
         propagation_delay: Emulator seconds a batch made by a create answers 404 to
             retrieve, cancel, delete and results (0: visible at once).
+        error_rate: The probability (0 to 1) that a request of a new batch ends
+            ``errored`` with ``api_error`` or ``overloaded_error`` (half each).
+        expire_rate: The probability (0 to 1) that a request of a new batch ends
+            ``expired``; ``error_rate + expire_rate`` may not exceed 1.
+        request_faults: How many requests ``error_rate`` and ``expire_rate`` made fail,
+            by kind (``"api_error"``, ``"overloaded_error"``, ``"expired"``).
     """
 
-    def __init__(self, seed: int | None = 0, propagation_delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        seed: int | None = 0,
+        propagation_delay: float = 0.0,
+        *,
+        error_rate: float = 0.0,
+        expire_rate: float = 0.0,
+    ) -> None:
         self._lock = threading.Lock()
         self._queues: dict[str, deque[Fault]] = {name: deque() for name in ENDPOINTS}
         self._rules: dict[str, list[tuple[float, Fault]]] = {name: [] for name in ENDPOINTS}
         self._seed = seed
         self._rng = random.Random(seed)
+        # Salt of the per-request draws; without a seed, a fresh one each run.
+        self._salt = os.urandom(16).hex() if seed is None else str(seed)
+        self._attempts: Counter[str] = Counter()
         self.injected: Counter[str] = Counter()
+        self.request_faults: Counter[str] = Counter()
         self.propagation_delay = _check_delay(propagation_delay)
+        self.error_rate = _check_rate("error_rate", error_rate)
+        self.expire_rate = _check_rate("expire_rate", expire_rate)
 
     def __setattr__(self, name: str, value: object) -> None:
         if name == "propagation_delay":
             value = _check_delay(value)
+        elif name in ("error_rate", "expire_rate"):
+            value = _check_rate(name, value)
+            other = "expire_rate" if name == "error_rate" else "error_rate"
+            if hasattr(self, other):  # both set: __init__ sets error_rate first
+                _check_rates(value, getattr(self, other))
         object.__setattr__(self, name, value)
+
+    def draw_requests(self, custom_ids: list[str]) -> list[RequestFault | None] | None:
+        """Draw the fate of each request of a new batch under ``error_rate`` and ``expire_rate``.
+
+        Each draw hashes the seed, the ``custom_id`` and the number of times that
+        ``custom_id`` was drawn before, so the first submission of a request always meets
+        the same fate for a given seed, and its resubmission draws afresh.
+
+        Returns:
+            For each request, the error kind it fails with, ``"expired"``, or ``None``
+            (no fault); ``None`` instead of a list when both rates are 0 (nothing drawn).
+        """
+        with self._lock:
+            error_rate, expire_rate = self.error_rate, self.expire_rate
+            if not error_rate and not expire_rate:
+                return None
+            fates: list[RequestFault | None] = []
+            for custom_id in custom_ids:
+                attempt = self._attempts[custom_id]
+                self._attempts[custom_id] = attempt + 1
+                key = f"{self._salt}\0{custom_id}\0{attempt}".encode()
+                digest = hashlib.blake2b(key, digest_size=8).digest()
+                draw = int.from_bytes(digest[:7]) / (1 << 56)  # uniform in [0, 1)
+                fate: RequestFault | None = None
+                if draw < error_rate:
+                    fate = "overloaded_error" if digest[7] & 1 else "api_error"
+                elif draw < error_rate + expire_rate:
+                    fate = "expired"
+                if fate is not None:
+                    self.request_faults[fate] += 1
+                fates.append(fate)
+            return fates
 
     def script(self, endpoint: str, *faults: Fault) -> None:
         """Queue faults for the next requests to ``endpoint``, one request each, in order.
@@ -245,7 +322,11 @@ class Faults:
             return len(self._queues[endpoint])
 
     def clear(self) -> None:
-        """Forget every scripted fault and random rule, reseed the generator, zero ``injected``."""
+        """Forget every scripted fault and random rule, reseed the generator, zero ``injected``.
+
+        ``error_rate``, ``expire_rate`` and ``propagation_delay`` are settings and stay;
+        the per-request draws start again from every request's first attempt.
+        """
         with self._lock:
             for queue in self._queues.values():
                 queue.clear()
@@ -253,6 +334,8 @@ class Faults:
                 rules.clear()
             self._rng.seed(self._seed)
             self.injected.clear()
+            self._attempts.clear()
+            self.request_faults.clear()
 
     def next(self, endpoint: str) -> Fault | None:
         """Take the next fault for ``endpoint`` (``None``: behave normally)."""
@@ -278,6 +361,19 @@ def _check_delay(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
         raise ValueError(f"propagation_delay must be a number of seconds >= 0, got {value!r}")
     return float(value)
+
+
+def _check_rate(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a probability from 0 to 1, got {value!r}")
+    return float(value)
+
+
+def _check_rates(error_rate: float, expire_rate: float) -> None:
+    if error_rate + expire_rate > 1:
+        raise ValueError(
+            f"error_rate + expire_rate must not exceed 1, got {error_rate} + {expire_rate}"
+        )
 
 
 def _number(value: float) -> str:

@@ -39,7 +39,8 @@ class Emulator:
         speed: How many times faster than real time the default clock runs.
         request_latency: Emulator seconds each request takes unless its outcome says otherwise.
         concurrency: Requests of one batch processed at the same time.
-        api_keys: The accepted API keys (``None``: any non-empty key).
+        api_keys: The accepted API keys, or one key as a string (``None``: any
+            non-empty key); any other key gets a 401 ``authentication_error``.
         responder: Decides each request's outcome (``None``: succeed with the
             deterministic default message).
         clock: The clock (``None``: real time scaled by ``speed``; a
@@ -50,7 +51,15 @@ class Emulator:
         propagation_delay: Emulator seconds a batch made by a create answers 404 to
             retrieve, cancel, delete and results, as a fresh batch may on the real API
             (settable later as ``emu.faults.propagation_delay``).
-        fault_seed: Seed of the generator behind ``emu.faults.randomly(...)`` rules.
+        fault_seed: Seed of the generator behind ``emu.faults.randomly(...)`` rules and
+            of the draws of ``error_rate`` and ``expire_rate`` (``None``: a fresh seed).
+        error_rate: The probability that a request ends ``errored`` with a retryable
+            ``api_error`` or ``overloaded_error`` (settable later as
+            ``emu.faults.error_rate``). Drawn from the seed, the ``custom_id`` and the
+            number of times it was sent, so a resubmitted request draws again.
+        expire_rate: The probability that a request ends ``expired`` (its batch then
+            ends at ``expires_at``, 24 emulator hours after creation); settable later as
+            ``emu.faults.expire_rate``.
 
     Example:
         >>> async def main() -> None:
@@ -73,6 +82,8 @@ class Emulator:
         gzip_results: bool = False,
         propagation_delay: float = 0.0,
         fault_seed: int | None = 0,
+        error_rate: float = 0.0,
+        expire_rate: float = 0.0,
     ) -> None:
         if results_chunk_size < 1:
             raise ValueError("results_chunk_size must be at least 1")
@@ -80,18 +91,24 @@ class Emulator:
         self.port = port
         self.clock: Clock = clock if clock is not None else ScaledClock(speed)
         self.stats = EmulatorStats()
-        self.faults = Faults(seed=fault_seed, propagation_delay=propagation_delay)
+        self.faults = Faults(
+            seed=fault_seed,
+            propagation_delay=propagation_delay,
+            error_rate=error_rate,
+            expire_rate=expire_rate,
+        )
         self._store = Store(
             self.clock,
             request_latency=request_latency,
             concurrency=concurrency,
             responder=responder,
+            faults=self.faults,
         )
         self._service = Service(
             store=self._store,
             faults=self.faults,
             stats=self.stats,
-            api_keys=None if api_keys is None else frozenset(api_keys),
+            api_keys=_keys(api_keys),
             results_chunk_size=results_chunk_size,
             on_change=self._notify,
             gzip_results=gzip_results,
@@ -251,6 +268,16 @@ class Emulator:
     def __repr__(self) -> str:
         where = self._service.base_url or "not running"
         return f"<Emulator {where} clock={self.clock!r}>"
+
+
+def _keys(api_keys: Collection[str] | None) -> frozenset[str] | None:
+    if api_keys is None:
+        return None
+    # A lone string is one key, not a set of one-character keys.
+    keys = frozenset([api_keys] if isinstance(api_keys, str) else api_keys)
+    if not keys or "" in keys:
+        raise ValueError("api_keys must hold at least one key, and no empty one")
+    return keys
 
 
 class EmulatorThread:

@@ -22,6 +22,7 @@ from typing import Any
 
 from .._models import Request
 from ._clock import Clock
+from ._faults import RETRYABLE_ERRORS, Faults, RequestFault
 from ._responders import Fail, Outcome, Responder, Succeed, default_message, message_to_wire
 
 __all__ = ["Batch", "Rejection", "Store", "rfc3339"]
@@ -141,6 +142,8 @@ class Store:
         concurrency: Requests of one batch processed at the same time.
         responder: Decides each request's outcome (``None``: succeed with the default
             message, derived lazily when results are read).
+        faults: Their ``error_rate`` and ``expire_rate`` override the responder's
+            outcome of the requests they draw.
     """
 
     def __init__(
@@ -150,6 +153,7 @@ class Store:
         request_latency: float,
         concurrency: int,
         responder: Responder | None,
+        faults: Faults | None = None,
     ) -> None:
         if request_latency < 0:
             raise ValueError("request_latency must not be negative")
@@ -159,6 +163,7 @@ class Store:
         self.request_latency = request_latency
         self.concurrency = concurrency
         self.responder = responder
+        self.faults = faults
         self._lock = threading.RLock()
         self._batches: dict[str, Batch] = {}
         # Ascending creation order of the live batches (parallel lists for bisect).
@@ -181,7 +186,18 @@ class Store:
         latencies = [default if o is None or o.latency is None else o.latency for o in outcomes]
         if any(lat < 0 for lat in latencies):
             raise ValueError("a responder returned a negative latency")
-        start, finish = _schedule(now, latencies, self.concurrency)
+        fates = (
+            None
+            if self.faults is None
+            else self.faults.draw_requests([r.custom_id for r in requests])
+        )
+        if fates is None:
+            start, finish = _schedule(now, latencies, self.concurrency)
+        else:
+            start, finish = _schedule_with_faults(now, latencies, self.concurrency, fates)
+            for i, fate in enumerate(fates):
+                if fate is not None and fate != "expired":
+                    outcomes[i] = Fail(fate, RETRYABLE_ERRORS[fate], default)
         batch = Batch(
             id=new_id("msgbatch_"),
             seq=0,
@@ -376,6 +392,26 @@ def _schedule(
         start.append(begin)
         finish.append(begin + lat)
         heapq.heappush(slots, begin + lat)
+    return start, finish
+
+
+def _schedule_with_faults(
+    now: float, latencies: list[float], concurrency: int, fates: list[RequestFault | None]
+) -> tuple[list[float], list[float]]:
+    """Schedule the requests, leaving those fated to expire without a slot.
+
+    They would start after the batch's 24 hours (so a cancel before then cancels them, and
+    otherwise they expire) and hold up no other request.
+    """
+    kept = [i for i, fate in enumerate(fates) if fate != "expired"]
+    if len(kept) == len(fates):
+        return _schedule(now, latencies, concurrency)
+    some_start, some_finish = _schedule(now, [latencies[i] for i in kept], concurrency)
+    never = now + DAY + 1.0
+    start = [never] * len(fates)
+    finish = [never] * len(fates)
+    for j, i in enumerate(kept):
+        start[i], finish[i] = some_start[j], some_finish[j]
     return start, finish
 
 
