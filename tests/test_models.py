@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from rxbatches import (
+    CacheMissReason,
     DeletedMessageBatch,
+    Diagnostics,
     ErrorObject,
     ErrorResponse,
     Message,
@@ -283,6 +285,39 @@ def test_unknown_stop_reason_and_service_tier_are_kept() -> None:
     assert message.stop_reason == "budget_exhausted"
     assert message.usage.service_tier == "flex"
     assert message.to_wire() == payload
+
+
+def test_speed_and_diagnostics_parse_typed_and_dump_back() -> None:
+    miss = {"type": "messages_changed", "cache_missed_input_tokens": 2048}
+    payload = message_payload(
+        usage={"input_tokens": 1, "output_tokens": 2, "speed": "fast"},
+        diagnostics={"cache_miss_reason": miss},
+    )
+
+    message = Message.model_validate_json(json.dumps(payload))
+
+    assert message.usage.speed == "fast"
+    assert isinstance(message.diagnostics, Diagnostics)
+    assert isinstance(message.diagnostics.cache_miss_reason, CacheMissReason)
+    assert message.diagnostics.cache_miss_reason.type == "messages_changed"
+    assert message.diagnostics.cache_miss_reason.cache_missed_input_tokens == 2048
+    assert message.model_extra == {}
+    assert message.to_wire() == payload
+
+
+def test_null_absent_and_unknown_speed_and_diagnostics_are_accepted() -> None:
+    pending = {"cache_miss_reason": None}  # the diagnosis was not ready yet
+    new_kind = {"cache_miss_reason": {"type": "temperature_changed", "delta": 0.2}}
+    for usage_extra, diagnostics in (({}, None), ({"speed": None}, pending), ({}, new_kind)):
+        payload = message_payload(
+            usage={"input_tokens": 1, "output_tokens": 2, **usage_extra}, diagnostics=diagnostics
+        )
+        message = Message.model_validate(payload)
+        assert message.to_wire() == payload
+    absent = Message.model_validate(message_payload())
+    assert (absent.usage.speed, absent.diagnostics) == (None, None)
+    warp = Usage.model_validate({"input_tokens": 1, "output_tokens": 2, "speed": "warp"})
+    assert warp.speed == "warp"  # an open enumeration, like stop_reason
 
 
 def test_unknown_error_type_is_kept() -> None:
