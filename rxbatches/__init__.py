@@ -3,9 +3,10 @@
 The public API is exactly what ``__all__`` lists; every other module is private.
 """
 
+from ._async_iter import aiterate
 from ._batches import BatchService, BatchServiceWithRawResponse
 from ._blocking import iterate, to_list
-from ._client import Client
+from ._client import Client, Messages
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -14,6 +15,7 @@ from ._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     ConflictError,
     CreateOutcomeUnknownError,
     CreateValidationError,
@@ -59,15 +61,17 @@ from ._models import (
     UnknownContentBlock,
     Usage,
 )
-from ._options import ClientOptions, RequestOptions
+from ._options import NO_TIMEOUT, ClientOptions, RequestOptions
 from ._response import RawResponse
 from ._validation import MAX_BODY_BYTES, MAX_REQUESTS, validate_requests
+from .operators import BatchProgress, JobProgress
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "MAX_BODY_BYTES",
     "MAX_REQUESTS",
+    "NO_TIMEOUT",
     "APIConnectionError",
     "APIError",
     "APIResponseValidationError",
@@ -76,12 +80,14 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BatchCreateParams",
+    "BatchProgress",
     "BatchService",
     "BatchServiceWithRawResponse",
     "BatchSnapshot",
     "BatchSubmitted",
     "CacheMissReason",
     "Client",
+    "ClientClosedError",
     "ClientOptions",
     "ConflictError",
     "ContentBlock",
@@ -93,6 +99,7 @@ __all__ = [
     "ErrorResponse",
     "InternalServerError",
     "JobEvent",
+    "JobProgress",
     "JobProgressed",
     "Message",
     "MessageBatch",
@@ -107,6 +114,7 @@ __all__ = [
     "MessageBatchUnknownResult",
     "MessageCreateParams",
     "MessageParam",
+    "Messages",
     "NotFoundError",
     "OverloadedError",
     "PermissionDeniedError",
@@ -126,6 +134,7 @@ __all__ = [
     "UnknownContentBlock",
     "UnprocessableEntityError",
     "Usage",
+    "aiterate",
     "iterate",
     "read_requests_jsonl",
     "to_list",

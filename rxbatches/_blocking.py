@@ -18,6 +18,8 @@ from typing import Any, Generic, Literal, TypeAlias, TypeVar
 
 from reactivex import Observable
 
+from ._backpressure import DEFAULT_MAX_PENDING, Demand, DemandScheduler, check_max_pending
+
 __all__ = ["iterate", "to_list"]
 
 _T = TypeVar("_T")
@@ -28,17 +30,19 @@ _Kind: TypeAlias = Literal["item", "error", "done"]
 class _Handoff(Generic[_T]):
     """The queue between a subscription (any thread) and the blocked consumer.
 
-    Every notification goes through here and nowhere else, so this is the one place
-    where issue 13 (backpressure) puts a bound: ``on_next`` will then wait, off the
-    producing event loop, until the consumer has taken items. Today it is unbounded.
+    Every notification goes through here, counted by ``demand``: rxbatches' sources
+    upstream wait (on their event loop, without blocking it) while ``max_pending``
+    items are queued and not taken (see :mod:`rxbatches._backpressure`).
     """
 
-    __slots__ = ("_queue",)
+    __slots__ = ("_queue", "demand")
 
-    def __init__(self) -> None:
+    def __init__(self, max_pending: int) -> None:
         self._queue: queue.SimpleQueue[tuple[_Kind, Any]] = queue.SimpleQueue()
+        self.demand = Demand(max_pending)
 
     def on_next(self, item: _T) -> None:
+        self.demand.received()
         self._queue.put(("item", item))
 
     def on_error(self, error: Exception) -> None:
@@ -59,7 +63,10 @@ class _Handoff(Generic[_T]):
 
 
 def iterate(
-    observable: Observable[_T], *, timeout: float | None = None
+    observable: Observable[_T],
+    *,
+    timeout: float | None = None,
+    max_pending: int = DEFAULT_MAX_PENDING,
 ) -> Generator[_T, None, None]:
     """Iterate over the items of ``observable``, blocking the calling thread between them.
 
@@ -75,9 +82,11 @@ def iterate(
         observable:  ──a────b──c──|           ──a──X(error)
         iterate():     a    b  c  (loop ends)   a  raise error
 
-    Items are queued for the caller without bound today; the backpressure work
-    (issue 13) bounds that queue. A source that emits faster than the loop body
-    consumes, such as a large results file, is held in memory until taken.
+    At most ``max_pending`` items wait for the loop body: while they do, rxbatches'
+    sources upstream (results, list, watch, a job's events) pause, without blocking
+    their event loop, and read nothing more from the network, so a large results file
+    is never held in memory whatever the loop body's speed. A source that is not
+    rxbatches' is not slowed (see :func:`rxbatches.operators.observe_on`).
 
     This blocks, so it refuses to run on a thread whose asyncio event loop is running
     (inside a coroutine, or a notebook cell: IPython runs cells on its loop). There,
@@ -89,6 +98,7 @@ def iterate(
         timeout: Seconds from this call after which an item (or the end) that has not
             arrived raises ``TimeoutError``, as in ``concurrent.futures.as_completed``;
             ``None`` waits as long as it takes.
+        max_pending: How many items may wait for the loop body, at most (>= 1).
 
     Returns:
         A generator of the items; ``close()`` it to stop early.
@@ -97,14 +107,15 @@ def iterate(
         RuntimeError: Called on a thread whose asyncio event loop is running.
         TimeoutError: ``timeout`` seconds have passed and the Observable has not ended
             (the subscription is disposed first).
-        ValueError: ``timeout`` is not ``None`` or a number >= 0 (raised by this call).
+        ValueError: ``timeout`` is not ``None`` or a number >= 0, or ``max_pending`` not
+            an int >= 1 (raised by this call).
         Exception: Whatever the Observable emits with ``on_error``.
 
     Example:
         >>> for custom_id, text in rxbatches.iterate(results.pipe(rbo.texts())):
         ...     print(custom_id, text)
     """
-    return _iterate(observable, timeout, "iterate")
+    return _iterate(observable, timeout, "iterate", max_pending)
 
 
 def to_list(observable: Observable[_T], *, timeout: float | None = None) -> list[_T]:
@@ -136,26 +147,37 @@ def to_list(observable: Observable[_T], *, timeout: float | None = None) -> list
     Example:
         >>> newest = rxbatches.to_list(batches.list().pipe(ops.take(2)))
     """
-    return list(_iterate(observable, timeout, "to_list"))
+    return list(_iterate(observable, timeout, "to_list", DEFAULT_MAX_PENDING))
 
 
 def _iterate(
-    observable: Observable[_T], timeout: float | None, name: str
+    observable: Observable[_T], timeout: float | None, name: str, max_pending: int
 ) -> Generator[_T, None, None]:
     """Check the arguments now; the generator subscribes on its first ``next()``."""
     _check_timeout(timeout)
+    check_max_pending(max_pending)
     _refuse_running_loop(name)
     deadline = None if timeout is None else time.monotonic() + timeout
-    return _handed_off(observable, timeout, deadline, name)
+    return _handed_off(observable, timeout, deadline, name, max_pending)
 
 
 def _handed_off(
-    observable: Observable[_T], timeout: float | None, deadline: float | None, name: str
+    observable: Observable[_T],
+    timeout: float | None,
+    deadline: float | None,
+    name: str,
+    max_pending: int,
 ) -> Generator[_T, None, None]:
     # Checked again here: the generator may first be advanced elsewhere than where it was made.
     _refuse_running_loop(name)
-    handoff: _Handoff[_T] = _Handoff()
-    subscription = observable.subscribe(handoff.on_next, handoff.on_error, handoff.on_completed)
+    handoff: _Handoff[_T] = _Handoff(max_pending)
+    demand = handoff.demand
+    subscription = observable.subscribe(
+        handoff.on_next,
+        handoff.on_error,
+        handoff.on_completed,
+        scheduler=DemandScheduler(None, demand),
+    )
     try:
         while True:
             try:
@@ -167,12 +189,14 @@ def _handed_off(
             if kind == "item":
                 yield value
                 del value  # hold nothing already handed out while waiting for the next
+                demand.delivered()
             elif kind == "error":
                 raise value
             else:
                 return
     finally:
         subscription.dispose()
+        demand.release()
 
 
 def _check_timeout(timeout: float | None) -> None:

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
+from ._backpressure import Demand, split
 from ._errors import APIConnectionError, ClientClosedError
 from ._observable import create
 from ._runtime import Runtimes, Subscription, closed_error
@@ -63,6 +64,9 @@ class Bridge:
 
         async def body(observer: abc.ObserverBase[T], sub: Subscription) -> None:
             value = await factory()
+            demand = sub.demand
+            if demand is not None and demand.room() <= 0:
+                await demand.wait_for_room()
             if not sub.disposed:
                 observer.on_next(value)
 
@@ -81,8 +85,14 @@ class Bridge:
 
         async def body(observer: abc.ObserverBase[T], sub: Subscription) -> None:
             iterator = aiter(factory())
+            demand = sub.demand
             try:
                 async for item in iterator:
+                    if demand is not None and demand.room() <= 0:
+                        # Ask the iterator for nothing more until the consumer has room.
+                        await demand.wait_for_room()
+                        if sub.disposed:
+                            return
                     observer.on_next(item)
                     if sub.disposed:
                         return
@@ -111,9 +121,13 @@ class Bridge:
         async def body(observer: abc.ObserverBase[T], sub: Subscription) -> None:
             iterator = aiter(factory())
             on_next = observer.on_next
+            demand = sub.demand
             try:
                 async for batch in iterator:
-                    if _emit_all(batch, on_next, sub):
+                    if demand is not None:
+                        if await _emit_within(batch, on_next, sub, demand):
+                            return
+                    elif _emit_all(batch, on_next, sub):
                         return
                     # Hold no emitted batch while the next one is produced: items kept
                     # alive survive garbage collections and make full ones frequent.
@@ -131,12 +145,13 @@ class Bridge:
         def subscribe(
             observer: abc.ObserverBase[T], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
+            scheduler, demand = split(scheduler)
             try:
                 runtime = runtimes.for_subscription(scheduler)
             except ClientClosedError as exc:
                 observer.on_error(exc)
                 return Disposable()
-            sub = Subscription(runtime, observer)
+            sub = Subscription(runtime, observer, demand)
 
             def work() -> Coroutine[Any, Any, None]:
                 return _drive(body, observer, sub)
@@ -155,6 +170,32 @@ def _emit_all(batch: Iterable[T], on_next: Callable[[T], None], sub: Subscriptio
         on_next(item)
         if sub.disposed:
             return True
+    return False
+
+
+async def _emit_within(
+    batch: Iterable[T], on_next: Callable[[T], None], sub: Subscription, demand: Demand
+) -> bool:
+    """Emit ``batch`` no faster than ``demand`` allows; return whether ``sub`` was disposed.
+
+    Waits on this loop (other tasks run meanwhile) while the consumer has no room, and
+    asks the upstream iterator for nothing more until the whole batch is out.
+    """
+    items = batch if isinstance(batch, list) else list(batch)
+    start, count = 0, len(items)
+    while start < count:
+        room = demand.room()
+        if room <= 0:
+            await demand.wait_for_room()
+            if sub.disposed:
+                return True
+            continue
+        end = min(count, start + room)
+        for index in range(start, end):
+            on_next(items[index])
+            if sub.disposed:
+                return True
+        start = end
     return False
 
 

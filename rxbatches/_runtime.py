@@ -29,6 +29,7 @@ from reactivex import abc
 from reactivex.scheduler import ImmediateScheduler, TrampolineScheduler
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
+from ._backpressure import Demand
 from ._errors import APIConnectionError, ClientClosedError
 
 __all__ = ["Runtime", "Runtimes", "Session", "Subscription", "closed_error"]
@@ -73,11 +74,15 @@ class Session(Protocol):
 class Subscription:
     """One subscription's state, shared by its task, its disposable and the close routine."""
 
-    __slots__ = ("__weakref__", "disposed", "done", "observer", "runtime", "task")
+    __slots__ = ("__weakref__", "demand", "disposed", "done", "observer", "runtime", "task")
 
-    def __init__(self, runtime: Runtime, observer: abc.ObserverBase[Any]) -> None:
+    def __init__(
+        self, runtime: Runtime, observer: abc.ObserverBase[Any], demand: Demand | None = None
+    ) -> None:
         self.runtime = runtime
         self.observer = observer
+        self.demand = demand
+        """The bounded consumer's window this subscription's items wait on, if any."""
         self.task: asyncio.Task[None] | None = None
         self.disposed = False
         self.done = False

@@ -6,7 +6,9 @@ Each function returns an operator for ``Observable.pipe``: over the results of a
 snapshots (``Observable[MessageBatch]``) :func:`progress`, and over the progress of
 several batches :func:`combine_progress`; over the events of a job
 (:meth:`BatchService.run <rxbatches.BatchService.run>`) :func:`results`,
-:func:`batch_snapshots` and :func:`job_progress`. Every one is cold: nothing runs until
+:func:`batch_snapshots` and :func:`job_progress`; and :func:`observe_on`, reactivex's
+``observe_on`` with a bound on the items it holds, which pauses rxbatches' sources
+upstream of it. Every one is cold: nothing runs until
 a subscription, and each subscription runs on its own.
 
 Example:
@@ -24,6 +26,7 @@ from ._batch_snapshots import batch_snapshots
 from ._combine_progress import JobProgress, combine_progress
 from ._job_progress import job_progress
 from ._join import JoinedResult, join_requests
+from ._observe_on import observe_on
 from ._progress import BatchProgress, Progress, progress
 from ._resubmit import RetryOn, resubmit_failed
 from ._results import results
@@ -45,6 +48,7 @@ __all__ = [
     "combine_progress",
     "job_progress",
     "join_requests",
+    "observe_on",
     "progress",
     "resubmit_failed",
     "results",

@@ -1,0 +1,210 @@
+"""Backpressure: a consumer's window that rxbatches' own sources wait on.
+
+RxPY has no backpressure protocol, but rxbatches owns its sources, so it can give
+them one. A bounded consumer (``rxbatches.operators.observe_on(..., max_pending=N)``,
+``rxbatches.iterate``, ``rxbatches.aiterate``) makes a :class:`Demand` of ``N`` and
+subscribes upstream with a :class:`DemandScheduler` carrying it. reactivex passes
+the subscribe scheduler up through every operator (``map``, ``filter``,
+``flat_map``...), so each rxbatches source of the pipeline finds the demand in
+:func:`split` and, before each item, waits on its own event loop (without blocking
+it) until the consumer has room. While a source waits it reads nothing more from
+its socket: aiohttp then stops reading, and TCP slows the server.
+
+The window counts what the consumer holds undelivered: items it received minus items
+it handed on. A source emits at most the room left, so with operators that keep or
+drop items (``map``, ``filter``, ``take``...) the consumer never holds more than
+``N``. An operator that turns one item into several between the source and the
+consumer can exceed ``N`` by its fan-out. A source that is not rxbatches' does not
+know the demand and is not slowed: its items queue as in reactivex's own
+``observe_on``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from datetime import datetime
+from typing import TypeVar
+
+from reactivex import abc, typing
+from reactivex.scheduler import CurrentThreadScheduler, TimeoutScheduler
+from reactivex.scheduler.periodicscheduler import PeriodicScheduler
+
+__all__ = ["DEFAULT_MAX_PENDING", "Demand", "DemandScheduler", "check_max_pending", "split"]
+
+_TState = TypeVar("_TState")
+
+DEFAULT_MAX_PENDING = 1000
+"""The default window of the bounded consumers."""
+
+
+def check_max_pending(value: object) -> int:
+    """Check a ``max_pending``.
+
+    Raises:
+        ValueError: Naming ``max_pending``, unless it is an int >= 1.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"max_pending: must be an int >= 1, got {value!r}")
+    return value
+
+
+class Demand:
+    """How many items a consumer may hold undelivered, and the sources waiting for room.
+
+    The consumer calls :meth:`received` for each item it gets and :meth:`delivered`
+    once it has handed items on; sources read :meth:`room` and await
+    :meth:`wait_for_room`. Safe across threads: each counter has one writer at a time
+    (the consumer's), and waking a source goes through its own loop.
+    """
+
+    __slots__ = ("_delivered", "_lock", "_received", "_waiters", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = check_max_pending(limit)
+        self._received = 0
+        self._delivered = 0
+        self._lock = threading.Lock()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def __repr__(self) -> str:
+        return f"<Demand pending={self.pending} limit={self.limit}>"
+
+    @property
+    def pending(self) -> int:
+        """Items received and not delivered yet."""
+        return self._received - self._delivered
+
+    def room(self) -> int:
+        """How many more items a source may emit now."""
+        return self.limit - (self._received - self._delivered)
+
+    # ----------------------------------------------------------------- consumer side
+
+    def received(self, count: int = 1) -> None:
+        """The consumer got ``count`` more items."""
+        self._received += count
+
+    def delivered(self, count: int = 1) -> None:
+        """The consumer handed ``count`` items on: wake the sources once half the room is back."""
+        self._delivered += count
+        if self._waiters and self.room() * 2 >= self.limit:
+            self._wake()
+
+    def release(self) -> None:
+        """The consumer is gone: let every waiting source go (its own dispose stops it)."""
+        self._delivered = self._received
+        self._wake()
+
+    def _wake(self) -> None:
+        with self._lock:
+            waiters, self._waiters = self._waiters, []
+        here = _running_loop()
+        for loop, future in waiters:
+            if loop is here:
+                _resolve(future)
+            else:
+                with contextlib.suppress(RuntimeError):  # its loop is closed: nobody waits
+                    loop.call_soon_threadsafe(_resolve, future)
+
+    # ----------------------------------------------------------------- source side
+
+    async def wait_for_room(self) -> None:
+        """On a source's loop: wait, without blocking the loop, until there is room."""
+        loop = asyncio.get_running_loop()
+        while self.room() <= 0:
+            future: asyncio.Future[None] = loop.create_future()
+            with self._lock:
+                self._waiters.append((loop, future))
+            # Delivered between the check and the registration: do not sleep on it.
+            if self.room() * 2 >= self.limit:
+                _resolve(future)
+            await future
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+class DemandScheduler(PeriodicScheduler):
+    """The subscribe scheduler a bounded consumer passes upstream, carrying its demand.
+
+    For scheduling it stands for ``inner``, the scheduler the consumer itself was
+    subscribed with. Without one, it does what reactivex's operators do with none:
+    timed work on the ``TimeoutScheduler``, the rest on the ``CurrentThreadScheduler``.
+    """
+
+    def __init__(self, inner: abc.SchedulerBase | None, demand: Demand) -> None:
+        super().__init__()
+        self.inner = inner
+        self.demand = demand
+
+    def __repr__(self) -> str:
+        return f"<DemandScheduler {self.demand!r} inner={self.inner!r}>"
+
+    def _now_target(self) -> abc.SchedulerBase:
+        return self.inner if self.inner is not None else TimeoutScheduler.singleton()
+
+    @property
+    def now(self) -> datetime:
+        """The inner scheduler's notion of now."""
+        return self._now_target().now
+
+    def schedule(
+        self, action: typing.ScheduledAction[_TState], state: _TState | None = None
+    ) -> abc.DisposableBase:
+        """Schedule ``action`` now, where the inner scheduler (or reactivex's default) would."""
+        target = self.inner if self.inner is not None else CurrentThreadScheduler.singleton()
+        return target.schedule(action, state)
+
+    def schedule_relative(
+        self,
+        duetime: typing.RelativeTime,
+        action: typing.ScheduledAction[_TState],
+        state: _TState | None = None,
+    ) -> abc.DisposableBase:
+        """Schedule ``action`` after ``duetime``, where the inner scheduler would."""
+        return self._now_target().schedule_relative(duetime, action, state)
+
+    def schedule_absolute(
+        self,
+        duetime: typing.AbsoluteTime,
+        action: typing.ScheduledAction[_TState],
+        state: _TState | None = None,
+    ) -> abc.DisposableBase:
+        """Schedule ``action`` at ``duetime``, where the inner scheduler would."""
+        return self._now_target().schedule_absolute(duetime, action, state)
+
+    def schedule_periodic(
+        self,
+        period: typing.RelativeTime,
+        action: typing.ScheduledPeriodicAction[_TState],
+        state: _TState | None = None,
+    ) -> abc.DisposableBase:
+        """Schedule a periodic ``action``, where the inner scheduler would."""
+        target = self._now_target()
+        if isinstance(target, abc.PeriodicSchedulerBase):
+            return target.schedule_periodic(period, action, state)
+        return super().schedule_periodic(period, action, state)
+
+
+def split(
+    scheduler: abc.SchedulerBase | None,
+) -> tuple[abc.SchedulerBase | None, Demand | None]:
+    """The scheduler a subscription was really made with, and the demand it carries."""
+    demand: Demand | None = None
+    while isinstance(scheduler, DemandScheduler):
+        # Nested bounded consumers: the nearest one to the source (outermost wrapper) binds.
+        if demand is None:
+            demand = scheduler.demand
+        scheduler = scheduler.inner
+    return scheduler, demand
