@@ -36,22 +36,26 @@ class FileBody:
         self.size = 0
         """The body's length in bytes so far."""
 
-    def write(self, data: bytes) -> None:
-        """Append bytes to the body."""
-        self._buffer += data
+    def write(self, data: bytes | memoryview) -> None:
+        """Append bytes to the body (blocking: past 1 MiB, they go to the file)."""
         self.size += len(data)
-        if len(self._buffer) >= _SPOOL:
-            self._spill()
-
-    def _spill(self) -> None:
+        if len(self._buffer) + len(data) < _SPOOL:
+            self._buffer += data
+            return
         if self._fd < 0:
             with tempfile.TemporaryFile() as file:
                 self._fd = os.dup(file.fileno())
-        view = memoryview(self._buffer)
-        while view:
-            view = view[os.write(self._fd, view) :]
-        view.release()
-        self._buffer = bytearray()
+        if self._buffer:
+            self._write_all(self._buffer)
+            self._buffer = bytearray()
+        # A large piece goes straight to the file, not copied into the buffer first.
+        self._write_all(data)
+
+    def _write_all(self, data: bytes | bytearray | memoryview) -> None:
+        with memoryview(data) as whole:
+            view = whole
+            while view:
+                view = view[os.write(self._fd, view) :]
 
     def blocks(self) -> Iterator[bytes]:
         """Read the body from its start, a block at a time."""

@@ -8,6 +8,9 @@ written, a request at a time, into a spooled temporary file (in memory up to 1 M
 disk beyond) and sent from there in blocks: memory holds at most 1 MiB of a body and
 the request read ahead (so the last batch is known as such), never a whole body nor the
 job.
+
+Reading the input, checking and spooling are blocking: :meth:`Chunker.next_chunk` is
+called in a worker thread (:mod:`rxbatches._offload`), never on an event loop.
 """
 
 from __future__ import annotations
@@ -93,8 +96,9 @@ class Chunker:
     """Reads a job's requests lazily and cuts them into batch bodies.
 
     Thread-safe: each :meth:`next_chunk` runs under a lock, so the job's batches may be
-    started from any thread. After an error, or once the input is exhausted, it returns
-    ``None``; :meth:`close` closes the input iterator (a generator, a file).
+    read from any thread. After an error, or once the input is exhausted or closed, it
+    returns ``None``. :meth:`close` never waits: a :meth:`next_chunk` running in another
+    thread stops at its next request, drops its chunk and closes the input itself.
     """
 
     def __init__(
@@ -116,6 +120,7 @@ class Chunker:
         self._batches = 0
         self._finished = False
         self._complete = False
+        self._closed = False  # set by close() from any thread, read between requests
         self.requests_in_chunks = 0
         """How many requests the chunks handed out so far hold."""
 
@@ -163,10 +168,11 @@ class Chunker:
             self._error = exc
 
     def next_chunk(self) -> Chunk | None:
-        """Read the next batch's worth of requests.
+        """Read the next batch's worth of requests (blocking: call it in a worker thread).
 
         Returns:
-            The next chunk, or ``None`` once the input is exhausted or has failed.
+            The next chunk, or ``None`` once the input is exhausted, has failed, or the
+            chunker was closed.
 
         Raises:
             CreateValidationError: A request breaks a rule (naming its job index), or the
@@ -174,13 +180,17 @@ class Chunker:
             Exception: Whatever iterating the input raised.
         """
         with self._lock:
-            if self._finished:
-                return None
             try:
+                if self._finished or self._closed:
+                    return None
                 return self._next_chunk()
             except BaseException:
                 self._finished = True
                 raise
+            finally:
+                if self._closed:
+                    # close() was called meanwhile and could not take the lock.
+                    self._close_input()
 
     def _next_chunk(self) -> Chunk | None:
         if self._items is None:
@@ -199,6 +209,9 @@ class Chunker:
         count = 0
         size = _ENVELOPE - 1  # the separators: one fewer than the requests
         while self._ahead is not None:
+            if self._closed:
+                body.close()
+                return None
             encoded = self._ahead
             if count and size + 1 + len(encoded) > self._max_body:
                 break  # it opens the next batch
@@ -220,13 +233,26 @@ class Chunker:
         return chunk
 
     def close(self) -> None:
-        """Stop reading: close the input iterator if it can be closed (a generator, a file)."""
-        with self._lock:
-            self._finished = True
-            self._ahead = None
-            close = getattr(self._items, "close", None)
-            if callable(close):
-                close()
+        """Stop reading and close the input iterator if it can be closed (a generator, a file).
+
+        Never blocks (it may be called on an event loop): if a :meth:`next_chunk` is
+        running in another thread, that call stops at its next request and closes the
+        input on its way out.
+        """
+        self._closed = True
+        if self._lock.acquire(blocking=False):
+            try:
+                self._close_input()
+            finally:
+                self._lock.release()
+
+    def _close_input(self) -> None:
+        # Under the lock, so never while another thread is inside the iterator.
+        self._finished = True
+        self._ahead = None
+        close = getattr(self._items, "close", None)
+        if callable(close):
+            close()
 
 
 class _JsonlRequests:

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import reactivex
 from reactivex import Observable, abc
 from reactivex import operators as ops
-from reactivex.disposable import Disposable, SerialDisposable
+from reactivex.disposable import Disposable, SerialDisposable, SingleAssignmentDisposable
 
 from ._events import BatchSnapshot, BatchSubmitted, JobEvent, JobProgressed, ResultReceived
 from ._jobs import Chunk, Chunker, check_job_limits
 from ._models import MessageBatch, MessageBatchIndividualResponse, Request
+from ._offload import off_loop
 from ._operations import check_interval
 from ._options import RequestOptions
 from .operators._combine_progress import JobProgress
@@ -134,13 +135,16 @@ class _JobState:
         )
 
 
-def _worker(next_batch: Callable[[], Observable[JobEvent] | None]) -> Observable[JobEvent]:
-    """Run the job's batches one after another until ``next_batch`` returns ``None``.
+def _worker(
+    next_chunk: Observable[Chunk | None], lifecycle: Callable[[Chunk], Observable[JobEvent]]
+) -> Observable[JobEvent]:
+    """Run the job's batches one after another until ``next_chunk`` gives ``None``.
 
     ``ops.merge(max_concurrent=n)`` would need the batches as an Observable of
     Observables, and it queues what it cannot run yet: the whole input would be read up
-    front. Instead each of ``n`` workers asks for the next batch when its current one
-    is done, so the input is read a batch at a time.
+    front. Instead each of ``n`` workers asks for the next chunk when its current batch
+    is done, so the input is read a batch at a time. ``next_chunk`` reads it in a worker
+    thread, so neither ``subscribe`` nor the loop running the other batches waits for it.
     """
 
     def subscribe(
@@ -151,17 +155,21 @@ def _worker(next_batch: Callable[[], Observable[JobEvent] | None]) -> Observable
         def run_next() -> None:
             if current.is_disposed:
                 return
-            try:
-                source = next_batch()
-            except Exception as exc:  # a bad request, a failing input: the job's error
-                observer.on_error(exc)
-                return
-            if source is None:
-                observer.on_completed()
-                return
-            current.disposable = source.subscribe(
-                observer.on_next, observer.on_error, run_next, scheduler=scheduler
-            )
+            step = SingleAssignmentDisposable()
+            current.disposable = step
+
+            def on_chunk(chunk: Chunk | None) -> None:
+                if current.is_disposed:
+                    return
+                if chunk is None:
+                    observer.on_completed()
+                    return
+                current.disposable = lifecycle(chunk).subscribe(
+                    observer.on_next, observer.on_error, run_next, scheduler=scheduler
+                )
+
+            # A bad request, a failing input: the job's error.
+            step.disposable = next_chunk.subscribe(on_chunk, observer.on_error, scheduler=scheduler)
 
         run_next()
         return current
@@ -241,9 +249,8 @@ def run_job(
 
             return reactivex.defer(create).pipe(ops.flat_map(follow))
 
-        def next_batch() -> Observable[JobEvent] | None:
-            chunk = chunker.next_chunk()
-            return None if chunk is None else lifecycle(chunk)
+        # Reading, checking and spooling a batch is blocking work: off the loop.
+        next_chunk = service._bridge.from_coroutine(lambda: off_loop(chunker.next_chunk))
 
         terminated = False
 
@@ -259,7 +266,7 @@ def run_job(
             chunker.close()
             observer.on_completed()
 
-        job = reactivex.merge(*(_worker(next_batch) for _ in range(workers)))
+        job = reactivex.merge(*(_worker(next_chunk, lifecycle) for _ in range(workers)))
         inner = job.subscribe(observer.on_next, on_error, on_completed, scheduler=scheduler)
 
         def dispose() -> None:

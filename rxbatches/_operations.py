@@ -9,7 +9,9 @@ list fails the subscription without a request.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -25,9 +27,10 @@ from ._models import (
     MessageBatchPage,
     Request,
 )
+from ._offload import off_loop
 from ._options import EffectiveOptions, check_not_found_grace
 from ._response import RawResponse, model_parser
-from ._validation import encode_create_body
+from ._validation import spool_create_body
 
 __all__ = [
     "BATCHES_PATH",
@@ -64,6 +67,10 @@ async def create(
 ) -> RawResponse[MessageBatch]:
     """POST a create; the requests are checked (and nothing sent) first.
 
+    Checking and encoding run in a worker thread, a slice of requests at a time, and
+    the body is spooled to a temporary file and streamed from there: the event loop
+    is never held for more than a few milliseconds, even for 100,000 requests.
+
     The new batch is remembered in ``created`` (for the 404 grace of :mod:`._grace`).
 
     Raises:
@@ -75,17 +82,15 @@ async def create(
         raise CreateValidationError(
             "requests", f"must be a list of requests, not {type(requests).__name__}"
         )
-    body = encode_create_body(requests)
-    raw = await http.request(
-        "POST",
-        BATCHES_PATH,
-        _batch,
-        options=options,
-        body=body,
-        create=True,
-        request_count=len(requests),
-    )
-    return _remember(raw, created, options)
+    stop = threading.Event()
+    try:
+        body = await off_loop(spool_create_body, requests, stop)
+    except asyncio.CancelledError:
+        stop.set()  # the worker stops at its next slice, and drops what it wrote
+        raise
+    if body is None:  # pragma: no cover - only when stopped, and then we were cancelled
+        raise asyncio.CancelledError
+    return await create_encoded(http, body, options, len(requests), created)
 
 
 def _remember(

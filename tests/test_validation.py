@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
+import threading
+from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 import pytest
@@ -18,7 +21,8 @@ from rxbatches import (
     Request,
     validate_requests,
 )
-from rxbatches._validation import encode_create_body, parse_create_body
+from rxbatches._offload import SLICE
+from rxbatches._validation import encode_create_body, parse_create_body, spool_create_body
 from tests import strategies as wire
 
 
@@ -443,21 +447,97 @@ def test_body_rule_errors_name_the_request_index_from_parse() -> None:
     assert violation(info.value) == Violation(1, "requests[1].custom_id", "unique")
 
 
-@pytest.mark.parametrize("enabled_before", [True, False])
-def test_bulk_validation_leaves_the_garbage_collector_as_it_found_it(enabled_before: bool) -> None:
-    import gc
+class Spy(Mapping[str, Any]):
+    """A request that records, each time a field is read, whether the collector is enabled."""
 
-    request = {
-        "custom_id": "a",
-        "params": {"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": "x"}]},
-    }
-    was = gc.isenabled()
+    def __init__(self, request: dict[str, Any], seen: list[bool]) -> None:
+        self._request = request
+        self._seen = seen
+
+    def __getitem__(self, key: str) -> Any:
+        self._seen.append(gc.isenabled())
+        return self._request[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._request)
+
+    def __len__(self) -> int:
+        return len(self._request)
+
+
+def test_checking_and_encoding_never_switch_the_garbage_collector_off() -> None:
+    # The collector is process-wide state: a library has no business turning it off.
+    seen: list[bool] = []
+    requests = [Spy(simple(f"r{i}"), seen) for i in range(3 * SLICE)]
+    assert gc.isenabled()
+
+    encode_create_body(requests)
+    validate_requests(requests)
+    body = spool_create_body(requests)
+
+    assert body is not None
+    body.close()
+    assert seen
+    assert all(seen)
+
+
+def test_the_first_request_breaking_a_rule_is_named_even_when_a_later_one_is_malformed() -> None:
+    # Pydantic sees the whole slice at once and reports request 7; request 3 comes first.
+    requests: list[Any] = [simple(f"r{i}") for i in range(10)]
+    requests[3]["custom_id"] = "not valid"
+    requests[7]["params"]["max_tokens"] = 0
+
+    with pytest.raises(CreateValidationError) as info:
+        validate_requests(requests)
+
+    assert violation(info.value) == Violation(3, "requests[3].custom_id", "pattern")
+
+
+def test_errors_in_later_slices_name_the_index_in_the_whole_create() -> None:
+    requests: list[Any] = [simple(f"r{i}") for i in range(5 * SLICE)]
+    requests[3 * SLICE + 7]["params"]["messages"] = "not a list"
+    with pytest.raises(CreateValidationError) as malformed:
+        encode_create_body(requests)
+    index = 3 * SLICE + 7
+    assert violation(malformed.value) == Violation(
+        index, f"requests[{index}].params.messages", "type"
+    )
+
+    requests = [simple(f"r{i}") for i in range(5 * SLICE)]
+    requests[4 * SLICE + 1]["custom_id"] = "r2"
+    with pytest.raises(CreateValidationError) as repeated:
+        spool_create_body(requests)
+    index = 4 * SLICE + 1
+    assert violation(repeated.value) == Violation(index, f"requests[{index}].custom_id", "unique")
+    assert "requests[2]" in repeated.value.rule
+
+
+def test_spooled_body_holds_the_bytes_of_the_encoded_body() -> None:
+    requests = [
+        simple(f"r{i}", messages=[{"role": "user", "content": "x" * 500}]) for i in range(5000)
+    ]
+
+    body = spool_create_body(requests)
+
+    assert body is not None
     try:
-        gc.enable() if enabled_before else gc.disable()
-        encode_create_body([request])
-        assert gc.isenabled() is enabled_before
-        with pytest.raises(CreateValidationError):
-            encode_create_body([{**request, "params": {}}])
-        assert gc.isenabled() is enabled_before
+        assert body.size > 2 << 20  # past the 1 MiB kept in memory: it went to a file
+        assert b"".join(body.blocks()) == encode_create_body(requests)
     finally:
-        gc.enable() if was else gc.disable()
+        body.close()
+
+
+def test_a_stopped_spool_reads_no_further_slice_and_returns_nothing() -> None:
+    stop = threading.Event()
+    reads: list[bool] = []
+
+    class Stopper(Spy):
+        def __getitem__(self, key: str) -> Any:
+            if len(reads) == 2 * SLICE:  # the caller goes away during the second slice
+                stop.set()
+            return super().__getitem__(key)
+
+    requests = [Stopper(simple(f"r{i}"), reads) for i in range(10 * SLICE)]
+
+    assert spool_create_body(requests, stop) is None
+    assert 0 < len(reads) <= 2 * 3 * SLICE  # each request reads its two fields (and keys)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -95,4 +98,35 @@ def test_close_closes_the_input_generator() -> None:
     chunker.close()
 
     assert closed == [True]
+    assert chunker.next_chunk() is None
+
+
+def test_close_never_waits_for_a_chunk_being_read_in_another_thread() -> None:
+    # next_chunk runs in a worker thread; close comes from the event loop, which must
+    # not wait for a 100,000-request chunk to be read.
+    inside, release = threading.Event(), threading.Event()
+    closed: list[bool] = []
+
+    def source() -> Iterator[dict[str, Any]]:
+        try:
+            for index, request in enumerate(make_requests(50)):
+                if index == 5:
+                    inside.set()
+                    release.wait(5.0)
+                yield request
+        finally:
+            closed.append(True)
+
+    chunker = Chunker(source(), max_requests=40, max_body_bytes=100_000)
+    with ThreadPoolExecutor(1) as pool:
+        reading = pool.submit(chunker.next_chunk)
+        assert inside.wait(5.0)
+
+        chunker.close()  # returns at once, although the reader holds the lock
+        assert not reading.done()
+        assert closed == []  # the generator is running in the reader: not closed under it
+        release.set()
+
+        assert reading.result(5.0) is None  # it stopped at the next request, dropping the chunk
+    assert closed == [True]  # and closed the input on its way out
     assert chunker.next_chunk() is None
