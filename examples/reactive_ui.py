@@ -12,7 +12,9 @@ Threads, the point of this example:
 - the client's asyncio loop runs in a background thread: the subscription is made from
   the Tk thread, which runs no asyncio loop, so the client starts its own loop thread and
   does all its I/O there; its Observables emit on that thread;
-- ``ops.observe_on(ui)`` hands every item over to the Tk thread. ``TkThreadSafeScheduler``
+- ``rbo.observe_on(ui, max_pending=100)`` hands every item over to the Tk thread, holding
+  at most 100 undelivered: when the UI falls behind, the results download pauses (and
+  TCP slows the server) instead of queuing parsed results. ``TkThreadSafeScheduler``
   (``examples/_tk_scheduler.py``) puts each action in a queue that the Tk thread drains
   every few milliseconds with ``root.after``: calling ``after`` itself from another
   thread is not safe, and neither is reactivex's ``TkinterScheduler``, which does just
@@ -332,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             events = batch_events(
                 target.client.messages.batches, requests, interval=target.poll_interval
             )
-            subscription = events.pipe(ops.observe_on(ui)).subscribe(
+            subscription = events.pipe(rbo.observe_on(ui, max_pending=100)).subscribe(
                 on_next=window.on_event, on_error=failed, on_completed=completed
             )
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import reactivex.scheduler
 
 import rxbatches
 import rxbatches.emulator
@@ -262,7 +263,7 @@ def test_the_operators_listed_are_the_operators_and_each_has_a_marble_diagram() 
 
 
 def test_every_class_named_in_the_prose_exists() -> None:
-    namespaces = [rxbatches, rxbatches.emulator, rxbatches.operators]
+    namespaces = [rxbatches, rxbatches.emulator, rxbatches.operators, reactivex.scheduler]
     # `CamelCase`, `CamelCase(...)` or `CamelCase.attr`; not `PATH` or `BENCHMARKS.md`.
     named = set(re.findall(r"`([A-Z][a-z][A-Za-z]*)[.(`]", _prose()))
 
