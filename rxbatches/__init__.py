@@ -63,6 +63,7 @@ from ._models import (
 )
 from ._options import NO_TIMEOUT, ClientOptions, RequestOptions
 from ._response import RawResponse
+from ._store import JobStore, JobStoreError
 from ._validation import MAX_BODY_BYTES, MAX_REQUESTS, validate_requests
 from .operators import BatchProgress, JobProgress
 
@@ -101,6 +102,8 @@ __all__ = [
     "JobEvent",
     "JobProgress",
     "JobProgressed",
+    "JobStore",
+    "JobStoreError",
     "Message",
     "MessageBatch",
     "MessageBatchCanceledResult",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from functools import cached_property
+from os import PathLike
 from typing import Any
 
 from reactivex import Observable
@@ -19,6 +20,7 @@ from reactivex import operators as ops
 from ._batches_raw import DEFAULT_LIST_LIMIT, DEFAULT_MAX_RESUMES, BatchServiceWithRawResponse
 from ._body import FileBody
 from ._bridge import Bridge
+from ._durable import DEFAULT_RETRY_ERRORED, run_durable
 from ._events import JobEvent
 from ._grace import CreatedBatches
 from ._http import HTTPClient
@@ -32,6 +34,7 @@ from ._models import (
 )
 from ._options import RequestOptions
 from ._raw_ops import RawOperations, parse
+from ._store import JobStore
 from ._validation import MAX_BODY_BYTES, MAX_REQUESTS
 
 __all__ = ["BatchService", "BatchServiceWithRawResponse"]
@@ -420,6 +423,9 @@ class BatchService:
         max_body_bytes: int = MAX_BODY_BYTES,
         cancel_on_dispose: bool = False,
         options: RequestOptions | None = None,
+        store: str | PathLike[str] | JobStore | None = None,
+        retry_errored: int = DEFAULT_RETRY_ERRORED,
+        retry_canceled: bool = False,
     ) -> Observable[JobEvent]:
         """Run a whole job: create its batches, watch them, stream their results.
 
@@ -461,6 +467,27 @@ class BatchService:
         several times, a generator only once. Disposing stops the polls and downloads
         but leaves the batches running on the server, unless ``cancel_on_dispose``.
 
+        **Durable jobs.** With ``store="job.db"`` (a path, or a :class:`~rxbatches.JobStore`)
+        the job's state lives in an SQLite file, and subscribing again after any
+        interruption (Ctrl-C, ``kill -9``, a lost network) continues where it stopped:
+        a request whose ``custom_id`` and params already have a final result is not sent
+        again (a finished job creates no batch), each batch's intent is recorded before
+        its create and its id as soon as it is known (after a crash in between, the
+        batch the server made is found and adopted), results are written into the store
+        as they stream, each ``custom_id`` once, and results that failed for a transient
+        reason (``api_error``, ``overloaded_error``, rate limits, timeouts, ``expired``)
+        are resubmitted up to ``retry_errored`` times. The events are those of an
+        uninterrupted run: the batches earlier runs finished are replayed first (their
+        submission, last snapshot and stored results), then the job goes on (``R``: a
+        resubmission of what failed)::
+
+            run(requests, store="job.db"), resumed:
+                ──S0 B0' r r (replayed)──S1P─B1P─···─B1'P─r─r─P──SR P─···─BR'P─r─P(ended)|
+
+        Two processes on one store get :class:`~rxbatches.JobStoreError`; so does a store
+        from a newer rxbatches, or a crash that left several batches that could be the
+        one it made (named in the message). ``cancel_on_dispose`` must stay ``False``.
+
         Args:
             requests: The requests, as :class:`~rxbatches.Request` models or dicts, in any
                 iterable: a list, a generator, :func:`~rxbatches.read_requests_jsonl`.
@@ -472,6 +499,11 @@ class BatchService:
                 that have not ended (fire and forget; a create in flight is aborted, and
                 a batch it may have made is not known).
             options: Per-call overrides, applied to every request of the job.
+            store: Make the job durable: the path of its SQLite job store, or an open
+                :class:`~rxbatches.JobStore` (see above).
+            retry_errored: With a store: how many times a request that failed for a
+                transient reason, or expired, is resubmitted (default 2).
+            retry_canceled: With a store: resubmit canceled requests too.
 
         Returns:
             A cold Observable of the job's :data:`~rxbatches.JobEvent` events.
@@ -487,6 +519,23 @@ class BatchService:
             ...     events.pipe(rbo.results(), ops.do_action(save)),
             ... ))).run()
         """
+        if store is not None:
+            if cancel_on_dispose:
+                raise ValueError(
+                    "cancel_on_dispose: a durable job (store=...) is resumed, not canceled"
+                )
+            return run_durable(
+                self,
+                requests,
+                store,
+                interval=interval,
+                max_concurrent_batches=max_concurrent_batches,
+                max_requests_per_batch=max_requests_per_batch,
+                max_body_bytes=max_body_bytes,
+                retry_errored=retry_errored,
+                retry_canceled=retry_canceled,
+                options=options,
+            )
         return run_job(
             self,
             requests,

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from rxbatches import NotFoundError, __version__
 from rxbatches.emulator import _cli as emulator_cli
 
-from . import _commands, _demo
+from . import _commands, _demo, _job
 from ._format import describe_error, redact
 from ._session import CommandError, Session, add_common_options
 
@@ -95,6 +95,24 @@ def build_parser() -> argparse.ArgumentParser:
     emulator_cli.add_parser(
         cast("argparse._SubParsersAction[argparse.ArgumentParser]", subcommands)
     )
+
+    run = subcommands.add_parser(
+        "run",
+        parents=[common],
+        help="run a durable job: resumable after Ctrl-C or kill -9, nothing sent twice",
+        description="Run the requests of a JSONL file as a durable job whose state lives in"
+        " JOB.db: run the same command again after any interruption and it continues;"
+        " failed requests of a transient kind are resubmitted. Exits 0 once every request"
+        " has a final result.",
+    )
+    _job.add_run_arguments(run)
+    run.set_defaults(handler=_client_command(_job.run_command))
+    job = subcommands.add_parser(
+        "job",
+        help="status, export or cancel of a durable job (`rxbatches job status JOB.db`)",
+        description="Read or act on the store of a durable job made by `rxbatches run`.",
+    )
+    _job.add_job_parser(job, common, _client_command)
 
     for name, help_text, add_arguments, handler in _commands.COMMANDS:
         sub = subcommands.add_parser(name, parents=[common], help=help_text, description=help_text)

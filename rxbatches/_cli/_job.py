@@ -1,0 +1,231 @@
+"""``rxbatches run`` and ``rxbatches job status|export|cancel``: durable jobs from the shell.
+
+``run REQUESTS.jsonl --store JOB.db`` drives a durable job (:mod:`rxbatches._durable`)
+with live progress and exits 0 once every request has a final result, 1 on an error, 130
+on Ctrl-C; run the same command again after any of them (or after ``kill -9``) and it
+continues. ``job status`` and ``job export`` read the store without the lock, so they
+work while a run is going on; ``job cancel`` asks the server to cancel the job's live
+batches (the run following them then stores their ``canceled`` results).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+
+import reactivex
+
+from rxbatches import JobProgressed, read_requests_jsonl
+from rxbatches._durable import DEFAULT_RETRY_ERRORED, run_durable
+from rxbatches._events import JobEvent
+from rxbatches._store import JobStore, JobSummary
+from rxbatches._validation import MAX_REQUESTS
+
+from ._files import atomic_output, display_path
+from ._run import drain
+from ._session import Session
+
+__all__ = ["add_job_parser", "add_run_arguments", "run_command"]
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text}")
+    return value
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``rxbatches run``."""
+    parser.add_argument("requests", metavar="REQUESTS.jsonl", help="the job's requests")
+    parser.add_argument(
+        "--store",
+        required=True,
+        metavar="JOB.db",
+        help="the job store (SQLite): created on the first run, continued by the next ones",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=_positive,
+        default=MAX_REQUESTS,
+        metavar="N",
+        help="at most N requests per batch (default and most: %(default)s)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=_seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="seconds between polls of each batch (default %(default)s)",
+    )
+    parser.add_argument(
+        "--retry-errored",
+        type=_non_negative,
+        default=DEFAULT_RETRY_ERRORED,
+        metavar="N",
+        help="resubmit a request that failed for a transient reason (or expired) up to N"
+        " times (default %(default)s); invalid requests never",
+    )
+    parser.add_argument(
+        "--retry-canceled",
+        action="store_true",
+        help="resubmit canceled requests too",
+    )
+    parser.add_argument(
+        "--max-concurrent",
+        type=_positive,
+        default=2,
+        metavar="N",
+        help="batches in flight at once (default %(default)s)",
+    )
+
+
+def run_command(session: Session) -> int:
+    """``run REQUESTS.jsonl --store JOB.db``: drive a durable job to its end."""
+    args = session.args
+    bar = session.progress("run")
+    latest: list[JobProgressed] = []
+
+    def show(event: JobEvent) -> None:
+        if isinstance(event, JobProgressed):
+            latest[:] = [event]
+            p = event.progress
+            bar.update(
+                p.done,
+                p.total,
+                f"{p.succeeded:,} ok, {p.errored:,} errored, {p.batches} batches",
+            )
+
+    ok = False
+    try:
+        with session.client() as client:
+            job = run_durable(
+                client.messages.batches,
+                read_requests_jsonl(args.requests),
+                args.store,
+                interval=args.interval,
+                max_concurrent_batches=args.max_concurrent,
+                max_requests_per_batch=args.batch_size,
+                max_body_bytes=256 * 1024 * 1024,
+                retry_errored=args.retry_errored,
+                retry_canceled=args.retry_canceled,
+                replay=False,
+                result_events=False,
+            )
+            drain(job, show)
+        ok = True
+    finally:
+        bar.finish(_run_summary(args.store) if ok else None)
+    return 0
+
+
+def _run_summary(path: str) -> str:
+    with JobStore.open(path, lock=False, create=False) as store:
+        summary = store.summary()
+    return f"done: {_describe(summary)}; the store is {display_path(path)}"
+
+
+def _describe(s: JobSummary) -> str:
+    cost = "unknown" if s.cost_usd is None else f"${s.cost_usd:,.4f}"
+    return (
+        f"{s.requests:,} requests: {s.succeeded:,} succeeded, {s.errored:,} errored,"
+        f" {s.expired:,} expired, {s.canceled:,} canceled, {s.pending:,} pending;"
+        f" {s.batches} batches; estimated cost {cost}"
+    )
+
+
+def _open(path: str) -> JobStore:
+    return JobStore.open(path, lock=False, create=False)
+
+
+def status(session: Session) -> int:
+    """``job status JOB.db [--json]``."""
+    with _open(session.args.store) as store:
+        summary = store.summary()
+    if session.json:
+        session.print(json.dumps(summary.as_json(), sort_keys=True))
+        return 0
+    session.print(_describe(summary))
+    u = summary.usage
+    session.print(
+        f"usage: {u.input_tokens:,} input, {u.output_tokens:,} output,"
+        f" {u.cache_creation_input_tokens:,} cache write, {u.cache_read_input_tokens:,}"
+        " cache read tokens"
+    )
+    for batch_id in summary.live_batches:
+        session.print(f"live batch: {batch_id}")
+    return 0
+
+
+def export(session: Session) -> int:
+    """``job export JOB.db [-o FILE]``: one JSONL result line per custom_id."""
+    output: str | None = session.args.output
+    with _open(session.args.store) as store:
+        if output in (None, "-"):
+            for line in store.export_lines():
+                session.out.write(line.decode() + "\n")
+            session.out.flush()
+            return 0
+        assert output is not None
+        count = 0
+        with atomic_output(output) as stream:
+            for line in store.export_lines():
+                stream.write(line.decode() + "\n")
+                count += 1
+    session.err.write(f"export: {count:,} lines written to {display_path(output)}\n")
+    return 0
+
+
+def cancel(session: Session) -> int:
+    """``job cancel JOB.db``: ask the server to cancel the job's live batches."""
+    with _open(session.args.store) as store:
+        live = store.summary().live_batches
+    if not live:
+        session.err.write("cancel: the job has no live batch\n")
+        return 0
+    with session.client() as client:
+        batches = client.messages.batches
+        drain(reactivex.merge(*(batches.cancel(batch_id) for batch_id in live)))
+    for batch_id in live:
+        session.print(batch_id)
+    session.err.write(f"cancel: asked to cancel {len(live)} batch(es)\n")
+    return 0
+
+
+def add_job_parser(
+    job: argparse.ArgumentParser,
+    common: argparse.ArgumentParser,
+    wrap: Callable[[Callable[[Session], int]], Callable[[argparse.Namespace], int]],
+) -> None:
+    """The ``job`` subcommands under ``job``."""
+    actions = job.add_subparsers(dest="job_command", metavar="ACTION", required=True)
+    for name, help_text, handler in (
+        ("status", "where the job stands: counts, usage, estimated cost", status),
+        ("export", "one JSONL result line per custom_id (its final attempt)", export),
+        ("cancel", "cancel the job's live batches on the server", cancel),
+    ):
+        sub = actions.add_parser(name, parents=[common], help=help_text, description=help_text)
+        sub.add_argument("store", metavar="JOB.db", help="the job store")
+        if name == "export":
+            sub.add_argument(
+                "-o",
+                "--output",
+                metavar="FILE",
+                help="write there, complete or not at all (default: stdout)",
+            )
+        sub.set_defaults(handler=wrap(handler))

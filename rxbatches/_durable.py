@@ -1,0 +1,412 @@
+"""Durable jobs: ``batches.run(requests, store="job.db")``, resumable after any interruption.
+
+The job's whole state lives in a :class:`~rxbatches._store.JobStore`; this module drives
+it with the service's own primitives (create, list, watch, results), one step at a time,
+recording each step before taking the next:
+
+1. the input is read and checked; new or changed requests (by a content hash of
+   ``custom_id`` and params) become pending, the others keep their results;
+2. an intent left without an id by a crash is resolved: the batch the server made for
+   it is adopted (listed after the intent, same request count, not claimed by the job),
+   or, if there is none, its requests are pending again; with several candidates the
+   job stops with an error naming them;
+3. batches that were live are watched again and their results stored;
+4. pending requests go into new batches (intent recorded, then create, then id
+   recorded), at most ``max_concurrent_batches`` at a time; results are written as they
+   stream, a few hundred per transaction, at most a bounded number waiting (the socket
+   pauses while the disk is behind); retryable failures become pending again.
+
+The job ends when every request has a final result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import aclosing
+from dataclasses import dataclass
+from os import PathLike
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from reactivex import Observable
+
+from ._async_iter import aiterate
+from ._errors import CreateOutcomeUnknownError
+from ._events import BatchSnapshot, BatchSubmitted, JobEvent, JobProgressed, ResultReceived
+from ._jobs import check_job_limits
+from ._models import MessageBatch, MessageBatchIndividualResponse, Request
+from ._operations import check_interval
+from ._options import RequestOptions
+from ._store import Intent, JobStore, JobStoreError, StoredBatch
+from .operators._combine_progress import JobProgress
+
+if TYPE_CHECKING:
+    from ._batches import BatchService
+
+__all__ = ["ADOPT_SKEW", "DEFAULT_RETRY_ERRORED", "run_durable"]
+
+T = TypeVar("T")
+
+DEFAULT_RETRY_ERRORED = 2
+"""How many times a request that failed for a transient reason is resubmitted, by default."""
+
+ADOPT_SKEW = 60.0
+"""Seconds a server's clock may run behind ours: a batch listed as created up to this long
+before an intent may still be the intent's."""
+
+_FLUSH = 500  # results per transaction
+_MAX_PENDING = 2 * _FLUSH  # results waiting for the writer, at most
+_LIST_PAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    every: float
+    workers: int
+    max_requests: int
+    max_body: int
+    retry_errored: int
+    retry_canceled: bool
+    options: RequestOptions | None
+    replay: bool
+    result_events: bool
+
+
+def run_durable(
+    service: BatchService,
+    requests: Iterable[Request | Mapping[str, Any]] | None,
+    store: str | PathLike[str] | JobStore,
+    *,
+    interval: float,
+    max_concurrent_batches: int,
+    max_requests_per_batch: int,
+    max_body_bytes: int,
+    retry_errored: int = DEFAULT_RETRY_ERRORED,
+    retry_canceled: bool = False,
+    options: RequestOptions | None = None,
+    replay: bool = True,
+    result_events: bool = True,
+) -> Observable[JobEvent]:
+    """The Observable of ``BatchService.run(requests, store=...)`` (see there).
+
+    Args:
+        service: The batch service.
+        requests: The job's requests (``None``: only what the store holds).
+        store: The store's path, or an open :class:`JobStore` (left open).
+        interval: Seconds between polls of each batch.
+        max_concurrent_batches: Batches in flight at once.
+        max_requests_per_batch: Requests per batch, at most.
+        max_body_bytes: Bytes per create body, at most.
+        retry_errored: Resubmissions of a request that failed for a transient reason.
+        retry_canceled: Resubmit canceled requests too.
+        options: Per-call overrides for every request of the job.
+        replay: Emit the events of the batches earlier runs finished, with their stored
+            results, so a resumed job's events are those of an uninterrupted run.
+        result_events: Emit :class:`ResultReceived` events (the CLI needs none).
+
+    Raises:
+        ValueError: For an invalid interval, limit or ``retry_errored``.
+    """
+    every = check_interval(interval)
+    max_requests, max_body = check_job_limits(max_requests_per_batch, max_body_bytes)
+    for name, value, low in (
+        ("max_concurrent_batches", max_concurrent_batches, 1),
+        ("retry_errored", retry_errored, 0),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name}: must be an int >= {low}, got {value!r}")
+    if requests is not None and (
+        isinstance(requests, str | bytes | Mapping) or not isinstance(requests, Iterable)
+    ):
+        raise TypeError(f"requests: must be an iterable of requests, not {type(requests).__name__}")
+    if not isinstance(store, JobStore | str | PathLike):
+        raise TypeError(f"store: must be a path or a JobStore, not {type(store).__name__}")
+    settings = _Settings(
+        every,
+        max_concurrent_batches,
+        max_requests,
+        max_body,
+        retry_errored,
+        retry_canceled,
+        options,
+        replay,
+        result_events,
+    )
+
+    def events() -> AsyncIterator[JobEvent]:
+        return _Job(service, settings, store).run(requests)
+
+    return service._bridge.from_async_iterable(events)
+
+
+@dataclass(frozen=True, slots=True)
+class _Finished:
+    error: BaseException | None
+
+
+async def _first(observable: Observable[T]) -> T:
+    async with aclosing(aiterate(observable, max_pending=1)) as items:
+        async for item in items:
+            return item
+    raise RuntimeError("the request completed without an answer")
+
+
+def _dump(batch: MessageBatch) -> str:
+    return json.dumps(batch.to_wire(), separators=(",", ":"))
+
+
+class _Job:
+    """One run of a durable job (one subscription)."""
+
+    def __init__(
+        self, service: BatchService, settings: _Settings, store: str | PathLike[str] | JobStore
+    ) -> None:
+        self._service = service
+        self._s = settings
+        self._store_arg = store
+        self._store: JobStore | None = None
+        self._live: dict[int, tuple[MessageBatch, int]] = {}  # key -> latest snapshot, size
+
+    @property
+    def store(self) -> JobStore:
+        assert self._store is not None
+        return self._store
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        # The store blocks on the disk: never on the loop.
+        return await asyncio.to_thread(fn, *args)
+
+    async def run(
+        self, requests: Iterable[Request | Mapping[str, Any]] | None
+    ) -> AsyncIterator[JobEvent]:
+        owned = not isinstance(self._store_arg, JobStore)
+        stop = threading.Event()
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            if isinstance(self._store_arg, JobStore):
+                self._store = self._store_arg
+            else:
+                self._store = await self._call(JobStore.open, self._store_arg)
+            store = self.store
+            if requests is not None:
+                await self._call(store.ingest, requests, stop)
+            await self._call(store.requeue, self._s.retry_errored, self._s.retry_canceled)
+            for unresolved in await self._call(store.batches, "intent"):
+                await self._resolve(unresolved)
+            if self._s.replay:
+                for done in await self._call(store.batches, "done"):
+                    for event in await self._call(self._replayed, done):
+                        yield event
+            queue: asyncio.Queue[JobEvent | _Finished] = asyncio.Queue(maxsize=64)
+
+            def start(key: int, batch: MessageBatch, stored: StoredBatch | Intent) -> None:
+                self._live[key] = (batch, stored.requests)
+                task = asyncio.get_running_loop().create_task(
+                    self._follow(key, batch.id, stored.position, queue)
+                )
+                tasks.add(task)
+
+            for stored in await self._call(store.batches, "created", "ended"):
+                assert stored.snapshot is not None
+                batch = MessageBatch.model_validate_json(stored.snapshot)
+                yield BatchSubmitted(
+                    batch=batch,
+                    batch_index=stored.position,
+                    first_request=stored.first_request,
+                    requests=stored.requests,
+                )
+                start(stored.key, batch, stored)
+                yield JobProgressed(progress=await self._progress())
+            may_have_pending = True
+            while True:
+                while may_have_pending and len(tasks) < self._s.workers:
+                    made = await self._submit()
+                    if made is None:
+                        may_have_pending = False
+                        break
+                    intent, batch = made
+                    yield BatchSubmitted(
+                        batch=batch,
+                        batch_index=intent.position,
+                        first_request=intent.first_request,
+                        requests=intent.requests,
+                    )
+                    start(intent.key, batch, intent)
+                    yield JobProgressed(progress=await self._progress())
+                if not tasks:
+                    break
+                item = await queue.get()
+                if isinstance(item, _Finished):
+                    tasks = {task for task in tasks if not task.done()}
+                    if item.error is not None:
+                        raise item.error
+                    may_have_pending = True  # resubmissions may have become pending
+                    yield JobProgressed(progress=await self._progress())
+                    continue
+                yield item
+            if (await self._progress()).processing:
+                raise JobStoreError("the job ended with requests still pending")  # a bug
+        finally:
+            stop.set()
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            if owned and self._store is not None:
+                await self._call(self._store.close)
+
+    # ------------------------------------------------------------------ steps
+
+    async def _submit(self) -> tuple[Intent, MessageBatch] | None:
+        """Record the next batch's intent, create it, record its id."""
+        reserved = await self._call(self.store.reserve, self._s.max_requests, self._s.max_body)
+        if reserved is None:
+            return None
+        intent, body = reserved
+        try:
+            batch = await _first(
+                self._service._create_encoded(body, self._s.options, intent.requests)
+            )
+        except CreateOutcomeUnknownError:
+            raise  # the intent stays: the next run finds the batch, if it was made
+        except Exception:
+            # The create was refused: no batch was made, the requests wait again.
+            await self._call(self.store.abandon, intent.key)
+            raise
+        # (A cancellation here leaves the intent too: the create may have gone through.)
+        await self._call(self.store.record_created, intent.key, batch.id, _dump(batch), False)
+        return intent, batch
+
+    async def _resolve(self, intent: StoredBatch) -> None:
+        """Adopt the batch a crash left without an id, or release its requests."""
+        claimed = await self._call(self.store.claimed_ids)
+        since = intent.intent_at - ADOPT_SKEW
+        candidates: list[MessageBatch] = []
+        listing = self._service.list(limit=_LIST_PAGE, options=self._s.options)
+        async with aclosing(aiterate(listing, max_pending=_LIST_PAGE)) as batches:
+            async for batch in batches:
+                if batch.created_at.timestamp() < since:
+                    break  # newest first: the rest are older still
+                if batch.id in claimed:
+                    continue
+                if batch.request_counts.total == intent.requests:
+                    candidates.append(batch)
+        if len(candidates) > 1:
+            names = ", ".join(b.id for b in candidates)
+            raise JobStoreError(
+                f"a crash left batch {intent.position} of the job ({intent.requests} requests)"
+                f" created without its id being recorded, and {len(candidates)} batches on the"
+                f" server could be it: {names}. Cancel the ones that are not this job's, then"
+                " run again"
+            )
+        if candidates:
+            (batch,) = candidates
+            await self._call(self.store.record_created, intent.key, batch.id, _dump(batch), True)
+        else:
+            await self._call(self.store.abandon, intent.key)
+
+    async def _follow(
+        self, key: int, batch_id: str, position: int, queue: asyncio.Queue[JobEvent | _Finished]
+    ) -> None:
+        try:
+            await self._watch_and_store(key, batch_id, position, queue)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            await queue.put(_Finished(exc))
+        else:
+            await queue.put(_Finished(None))
+
+    async def _watch_and_store(
+        self, key: int, batch_id: str, position: int, queue: asyncio.Queue[JobEvent | _Finished]
+    ) -> None:
+        store, s = self.store, self._s
+        watch = self._service.watch(batch_id, interval=s.every, options=s.options)
+        async with aclosing(aiterate(watch, max_pending=1)) as snapshots:
+            async for snapshot in snapshots:
+                _, size = self._live[key]
+                self._live[key] = (snapshot, size)
+                await self._call(store.record_snapshot, key, _dump(snapshot), snapshot.ended)
+                await queue.put(BatchSnapshot(batch=snapshot, batch_index=position))
+                await queue.put(JobProgressed(progress=await self._progress()))
+        results = self._service.results_streaming_dicts(batch_id, options=s.options)
+        lines: list[tuple[str, bytes, dict[str, Any]]] = []
+
+        async def flush() -> None:
+            stored = await self._call(
+                store.write_results, key, lines, s.retry_errored, s.retry_canceled
+            )
+            if s.result_events:
+                # Replaying, every line of this download is an event (stored now or by
+                # the run a crash cut short); else only those stored now.
+                for index in range(len(lines)) if s.replay else stored:
+                    response = MessageBatchIndividualResponse.model_validate(lines[index][2])
+                    await queue.put(ResultReceived(response=response, batch_id=batch_id))
+            lines.clear()
+
+        async with aclosing(aiterate(results, max_pending=_MAX_PENDING)) as items:
+            async for item in items:
+                custom_id = item.get("custom_id")
+                if not isinstance(custom_id, str):
+                    raise JobStoreError(f"a result line of batch {batch_id} has no custom_id")
+                line = json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()
+                lines.append((custom_id, line, item))
+                if len(lines) >= _FLUSH:
+                    await flush()
+        await flush()
+        await self._call(store.finish_batch, key, s.retry_errored)
+        self._live.pop(key, None)
+
+    # ------------------------------------------------------------------ events
+
+    def _replayed(self, done: StoredBatch) -> list[JobEvent]:
+        """The events of a batch an earlier run finished (in a worker thread)."""
+        assert done.batch_id is not None
+        assert done.snapshot is not None
+        batch = MessageBatch.model_validate_json(done.snapshot)
+        events: list[JobEvent] = [
+            BatchSubmitted(
+                batch=batch,
+                batch_index=done.position,
+                first_request=done.first_request,
+                requests=done.requests,
+            ),
+            BatchSnapshot(batch=batch, batch_index=done.position),
+        ]
+        if self._s.result_events:
+            events.extend(
+                ResultReceived(
+                    response=MessageBatchIndividualResponse.model_validate_json(line),
+                    batch_id=done.batch_id,
+                )
+                for line in self.store.attempt_lines(done.key)
+            )
+        return events
+
+    async def _progress(self) -> JobProgress:
+        """The job's progress: the store's counts, and the latest snapshot of live batches."""
+        live = dict(self._live)
+        counts, batches, ended = await self._call(self.store.progress_figures, list(live))
+        pending = counts.get("pending", 0)
+        processing = pending + counts.get("submitted", 0)
+        totals = {k: counts.get(k, 0) for k in ("succeeded", "errored", "canceled", "expired")}
+        total = sum(counts.values())
+        for snapshot, size in live.values():
+            c = snapshot.request_counts
+            total += max(size, c.total)
+            processing += c.processing
+            totals["succeeded"] += c.succeeded
+            totals["errored"] += c.errored
+            totals["canceled"] += c.canceled
+            totals["expired"] += c.expired
+        return JobProgress(
+            total=total,
+            processing=processing,
+            ended=not processing and not live,
+            batches=batches,
+            ended_batches=ended,
+            unsubmitted=pending,
+            **totals,
+        )
