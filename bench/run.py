@@ -273,6 +273,51 @@ def watch_section(emu: EmulatorThread, sizes: Sizes, report: Report) -> None:
     )
 
 
+def backpressure_section(emu: EmulatorThread, sizes: Sizes, report: Report) -> None:
+    """A results stream handed to another thread's consumer, bounded or not (issue 13)."""
+    path = data.results_file(sizes.lines)
+    batch = emu.add_ended_batch(lambda: path.open("rb"), data.results_counts(sizes.lines))
+    print("backpressure", flush=True)
+    got: dict[str, dict[str, Any]] = {}
+    for _round in range(sizes.repeat):
+        for mode in ("inline", "bounded_fast", "unbounded_fast", "bounded_slow", "unbounded_slow"):
+            if _round and mode.endswith("_slow"):
+                continue  # the slow runs take seconds and measure memory, not speed
+            r = _child("bench.backpressure", mode, "--url", emu.base_url, "--batch", batch)
+            if r["items"] != sizes.lines or not r["in_order"]:
+                raise RuntimeError(f"{mode}: {r['items']} items, in order: {r['in_order']}")
+            best = got.setdefault(mode, r)
+            if r["seconds"] < best["seconds"]:
+                got[mode] = r
+    slow, loose = got["bounded_slow"], got["unbounded_slow"]
+    report.target(
+        f"slow consumer (0.5 ms every 10 items, another thread) of {sizes.lines:,} results "
+        "through rbo.observe_on(max_pending=1000): peak RSS",
+        f"{_mib(slow['maxrss'])} (reactivex's ops.observe_on: {_mib(loose['maxrss'])}); "
+        "every item once, in order",
+        "< 100 MiB",
+        slow["maxrss"] < 100 * MIB,
+    )
+    report.target(
+        "the same: longest wait of a 10 ms ticker on the producing event loop",
+        f"{slow['max_gap'] * 1e3:.0f} ms (reactivex's ops.observe_on: "
+        f"{loose['max_gap'] * 1e3:.0f} ms)",
+        "< 100 ms",
+        slow["max_gap"] < 0.100,
+    )
+    inline, fast, loose_fast = got["inline"], got["bounded_fast"], got["unbounded_fast"]
+    ratio = inline["seconds"] / fast["seconds"]
+    report.target(
+        "fast consumer on another thread through rbo.observe_on(max_pending=1000): "
+        "lines/s, as a share of the inline consumer's",
+        f"{ratio:.0%} ({sizes.lines / fast['seconds']:,.0f} vs "
+        f"{sizes.lines / inline['seconds']:,.0f} lines/s; reactivex's ops.observe_on: "
+        f"{inline['seconds'] / loose_fast['seconds']:.0%})",
+        ">= 90%",
+        ratio >= 0.9,
+    )
+
+
 def create_section(emu: EmulatorThread, sizes: Sizes, report: Report) -> None:
     n = sizes.create_requests
     body = data.requests_file(n).stat().st_size
@@ -430,6 +475,7 @@ def main(argv: list[str] | None = None) -> int:
         rx_section(sizes, report)
         watch_section(slow, sizes, report)
         create_section(creates, sizes, report)
+        backpressure_section(results, sizes, report)
 
     text = render(report, sizes, args.quick, time.perf_counter() - started)
     args.out.parent.mkdir(parents=True, exist_ok=True)

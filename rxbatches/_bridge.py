@@ -191,10 +191,14 @@ async def _emit_within(
                 return True
             continue
         end = min(count, start + room)
-        for index in range(start, end):
-            on_next(items[index])
-            if sub.disposed:
-                return True
+        demand.bursting = True
+        try:
+            for index in range(start, end):
+                on_next(items[index])
+                if sub.disposed:
+                    return True
+        finally:
+            demand.flush()
         start = end
     return False
 
