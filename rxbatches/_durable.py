@@ -59,6 +59,7 @@ before an intent may still be the intent's."""
 _FLUSH = 500  # results per transaction
 _MAX_PENDING = 2 * _FLUSH  # results waiting for the writer, at most
 _LIST_PAGE = 100
+_SAME_PROCESS_WAIT = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +170,11 @@ class _Job:
         self._store: JobStore | None = None
         self._live: dict[int, tuple[MessageBatch, int]] = {}  # key -> latest snapshot, size
 
+    @staticmethod
+    def _open(path: str | PathLike[str]) -> JobStore:
+        # A run of this process just disposed of may still be closing the store.
+        return JobStore.open(path, wait=_SAME_PROCESS_WAIT)
+
     @property
     def store(self) -> JobStore:
         assert self._store is not None
@@ -188,7 +194,7 @@ class _Job:
             if isinstance(self._store_arg, JobStore):
                 self._store = self._store_arg
             else:
-                self._store = await self._call(JobStore.open, self._store_arg)
+                self._store = await self._call(self._open, self._store_arg)
             store = self.store
             if requests is not None:
                 await self._call(store.ingest, requests, stop)
@@ -201,7 +207,11 @@ class _Job:
                         yield event
             queue: asyncio.Queue[JobEvent | _Finished] = asyncio.Queue(maxsize=64)
 
+            followed = False
+
             def start(key: int, batch: MessageBatch, stored: StoredBatch | Intent) -> None:
+                nonlocal followed
+                followed = True
                 self._live[key] = (batch, stored.requests)
                 task = asyncio.get_running_loop().create_task(
                     self._follow(key, batch.id, stored.position, queue)
@@ -246,8 +256,11 @@ class _Job:
                     yield JobProgressed(progress=await self._progress())
                     continue
                 yield item
-            if (await self._progress()).processing:
+            final = await self._progress()
+            if final.processing:
                 raise JobStoreError("the job ended with requests still pending")  # a bug
+            if not followed:
+                yield JobProgressed(progress=final)  # a finished job, replayed: where it stands
         finally:
             stop.set()
             for task in tasks:

@@ -197,8 +197,19 @@ def _canonical(model: Request) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _lock_file(path: Path) -> int:
+# The stores this process holds: a run disposed of releases its lock only once its
+# cleanup has run, and a new subscription in the same process waits for that.
+_held: dict[str, threading.Event] = {}
+_held_lock = threading.Lock()
+
+
+def _lock_file(path: Path, wait: float) -> tuple[int, str]:
     """Take the store's exclusive lock, or raise :class:`JobStoreError` if it is held."""
+    key = os.path.realpath(path)
+    with _held_lock:
+        released = _held.get(key)
+    if released is not None and wait:
+        released.wait(wait)
     fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
@@ -215,7 +226,17 @@ def _lock_file(path: Path) -> int:
             f"the job store {path} is in use by another process (one process drives a job"
             " at a time); wait for it to end, or stop it, then run again"
         ) from None
-    return fd
+    with _held_lock:
+        _held[key] = threading.Event()
+    return fd, key
+
+
+def _unlock_file(fd: int, key: str) -> None:
+    os.close(fd)
+    with _held_lock:
+        released = _held.pop(key, None)
+    if released is not None:
+        released.set()
 
 
 class JobStore:
@@ -231,10 +252,12 @@ class JobStore:
         ...     print(store.summary().as_json())
     """
 
-    def __init__(self, connection: sqlite3.Connection, path: Path, lock_fd: int | None) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, path: Path, lock: tuple[int, str] | None
+    ) -> None:
         self._db = connection
         self._path = path
-        self._lock_fd = lock_fd
+        self._held = lock
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -248,13 +271,23 @@ class JobStore:
     # ------------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, path: str | PathLike[str], *, lock: bool = True, create: bool = True) -> JobStore:
+    def open(
+        cls,
+        path: str | PathLike[str],
+        *,
+        lock: bool = True,
+        create: bool = True,
+        wait: float = 0.0,
+    ) -> JobStore:
         """Open (or create) the store at ``path``.
 
         Args:
             path: The SQLite file.
             lock: Take the exclusive lock of a process driving the job.
             create: Create the file if it does not exist (else raise).
+            wait: Seconds to wait for a run of this process that holds the lock to
+                release it (a disposed run finishing its cleanup); another process's
+                lock is an error at once.
 
         Raises:
             JobStoreError: Locked by another process, missing (``create=False``), not a
@@ -263,7 +296,7 @@ class JobStore:
         where = Path(path)
         if not create and not where.exists():
             raise JobStoreError(f"no job store at {where}")
-        fd = _lock_file(where) if lock else None
+        held = _lock_file(where, wait) if lock else None
         try:
             db = sqlite3.connect(where, check_same_thread=False, isolation_level=None)
             try:
@@ -271,23 +304,21 @@ class JobStore:
             except BaseException:
                 db.close()
                 raise
-        except sqlite3.DatabaseError as exc:
-            if fd is not None:
-                os.close(fd)
-            raise JobStoreError(f"{where} is not a job store ({exc})") from None
-        except BaseException:
-            if fd is not None:
-                os.close(fd)
+        except BaseException as exc:
+            if held is not None:
+                _unlock_file(*held)
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise JobStoreError(f"{where} is not a job store ({exc})") from None
             raise
-        return cls(db, where, fd)
+        return cls(db, where, held)
 
     def close(self) -> None:
         """Close the file and release the lock."""
         with self._lock:
             self._db.close()
-            if self._lock_fd is not None:
-                os.close(self._lock_fd)
-                self._lock_fd = None
+            if self._held is not None:
+                _unlock_file(*self._held)
+                self._held = None
 
     def __enter__(self) -> JobStore:
         return self
