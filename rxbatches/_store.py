@@ -152,6 +152,8 @@ class StoredBatch:
     intent_at: float
     snapshot: str | None
     """The latest snapshot of the batch, as JSON."""
+    adopted: bool
+    """Whether a run found it on the server after a crash (rather than recorded its create)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,7 +485,7 @@ class JobStore:
         """The job's batches in the given states (all if none), in the order they were made."""
         query = (
             "SELECT key, batch_id, state, position, first_request, requests, intent_at,"
-            " snapshot FROM batches"
+            " snapshot, adopted FROM batches"
         )
         args: tuple[str, ...] = ()
         if states:
@@ -491,7 +493,10 @@ class JobStore:
             args = states
         with self._lock:
             rows = self._db.execute(query + " ORDER BY key", args).fetchall()
-        return [StoredBatch(*row) for row in rows]
+        return [
+            StoredBatch(key, batch_id, state, position, first, count, at, snapshot, bool(adopted))
+            for key, batch_id, state, position, first, count, at, snapshot, adopted in rows
+        ]
 
     def claimed_ids(self) -> set[str]:
         """Every batch id the job has recorded."""
