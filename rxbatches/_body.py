@@ -10,6 +10,8 @@ import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 
+from ._offload import off_loop
+
 __all__ = ["FileBody"]
 
 _BLOCK = 256 * 1024
@@ -17,6 +19,13 @@ _BLOCK = 256 * 1024
 
 _SPOOL = 1 << 20
 """A :class:`FileBody` stays in memory up to this size, then goes to a temporary file."""
+
+
+def _read_at(fd: int, offset: int) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(fd, _BLOCK, offset)
+    os.lseek(fd, offset, os.SEEK_SET)  # pragma: no cover - Windows has no pread
+    return os.read(fd, _BLOCK)  # pragma: no cover
 
 
 class FileBody:
@@ -60,25 +69,46 @@ class FileBody:
     def blocks(self) -> Iterator[bytes]:
         """Read the body from its start, a block at a time."""
         if self._fd >= 0:
-            os.lseek(self._fd, 0, os.SEEK_SET)
-            while block := os.read(self._fd, _BLOCK):
+            # pread, at an offset of its own: two readers (an attempt abandoned while its
+            # worker thread still reads, and the retry) never move each other's position.
+            offset = 0
+            while block := _read_at(self._fd, offset):
+                offset += len(block)
                 yield block
         if self._buffer:
             yield bytes(self._buffer)
 
     async def stream(self) -> AsyncIterator[bytes]:
-        """The body for one attempt of a request, from its start, as aiohttp reads it."""
-        # Read on the loop, not in an executor: the file was just written (it is in
-        # the page cache), and a block reads in microseconds, less than a thread hop.
-        for block in self.blocks():
+        """The body for one attempt of a request, from its start, as aiohttp reads it.
+
+        The file is read in a worker thread: a block usually comes from the page cache
+        in microseconds, but a busy disk can make one read wait far longer, and the
+        event loop must not wait with it.
+        """
+        if self._fd < 0:
+            if self._buffer:
+                yield bytes(self._buffer)
+            return
+        blocks = self.blocks()
+        while (block := await off_loop(next, blocks, None)) is not None:
             yield block
 
     def close(self) -> None:
-        """Drop the body: close (and so delete) its file."""
+        """Drop the body: close (and so delete) its file (blocking: see :meth:`aclose`)."""
         fd, self._fd = self._fd, -1
         self._buffer = bytearray()
         if fd >= 0:
             os.close(fd)
+
+    async def aclose(self) -> None:
+        """:meth:`close` in a worker thread: deleting a large file can take the disk a while."""
+        if self._fd < 0:
+            self.close()
+            return
+        try:
+            await off_loop(self.close)
+        except RuntimeError:  # the loop's executor is shut down: close here, still closed
+            self.close()
 
     def __del__(self) -> None:
         self.close()

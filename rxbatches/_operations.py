@@ -112,7 +112,8 @@ async def create_encoded(
 ) -> RawResponse[MessageBatch]:
     """POST a create body that was already checked and encoded (by a job's splitter).
 
-    A :class:`~rxbatches._body.FileBody` is streamed from its file, closed at the end.
+    A :class:`~rxbatches._body.FileBody` is streamed from its file, and closed at the
+    end, all in a worker thread.
     """
     try:
         raw = await http.request(
@@ -127,7 +128,7 @@ async def create_encoded(
         return _remember(raw, created, options)
     finally:
         if isinstance(body, FileBody):
-            body.close()
+            await body.aclose()
 
 
 async def retrieve(

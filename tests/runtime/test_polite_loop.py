@@ -10,6 +10,7 @@ on the loop's thread, and errors still arrive before anything is sent.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -19,6 +20,7 @@ from reactivex import Observable
 from reactivex import operators as ops
 
 from rxbatches import BatchSubmitted, Client, CreateValidationError, JobEvent, ResultReceived
+from rxbatches._body import FileBody
 from rxbatches.emulator import Emulator
 from tests.client.helpers import Collector, make_requests, outcome
 from tests.conftest import API_KEY
@@ -145,3 +147,24 @@ async def test_a_bad_request_deep_in_a_large_create_fails_before_anything_is_sen
     assert result.error.field == "requests[3210].params.max_tokens"
     assert "greater than or equal to 1" in result.error.rule
     assert emulator.stats.requests["create"] == 0
+
+
+async def test_two_attempts_reading_one_spooled_body_at_once_each_send_all_of_it() -> None:
+    # An attempt abandoned mid-body may still have a read in flight in its worker
+    # thread while the retry starts reading the same file from its start.
+    body = FileBody()
+    for index in range(3000):
+        body.write(f"{index:08d}".encode() * 128)  # 3 MB: past the 1 MiB kept in memory
+    expected = b"".join(body.blocks())
+
+    async def read() -> bytes:
+        return b"".join([block async for block in body.stream()])
+
+    try:
+        first, second = await asyncio.gather(read(), read())
+    finally:
+        await body.aclose()
+
+    assert len(expected) == body.size
+    assert first == expected
+    assert second == expected
