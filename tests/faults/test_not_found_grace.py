@@ -371,5 +371,5 @@ def test_the_watch_command_rejects_a_bad_grace(
 ) -> None:
     status = main(["watch", "msgbatch_x", f"--not-found-grace={value}"])
 
-    assert status == 1
+    assert status == 2  # a usage error, as argparse tools say it
     assert "--not-found-grace" in capsys.readouterr().err

@@ -12,6 +12,7 @@ OPERATORS = [
     "combine_progress",
     "job_progress",
     "join_requests",
+    "observe_on",
     "progress",
     "resubmit_failed",
     "results",

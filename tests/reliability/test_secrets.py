@@ -283,7 +283,7 @@ def test_the_command_line_never_prints_the_key(
     status, out = _cli(evidence, capsys, "delete", batch_id, "--base-url", closed, *given)
     assert status == 1
     status, out = _cli(evidence, capsys, "--api-key", SECRET, "no-such-command", SECRET)
-    assert status == 1
+    assert status == 2  # a usage error
     assert cli_emu.stats.requests["retrieve"] >= 5
 
     evidence.logs(caplog)
