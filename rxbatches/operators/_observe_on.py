@@ -44,7 +44,7 @@ def observe_on(
     Notifications keep their order; ``on_error`` and ``on_completed`` come after every
     item before them. Items are handed on in bursts of up to 1,000 per scheduled action.
 
-    ::
+    Marble diagram::
 
         source:    ──1──2──3──4──5──6──|        (pauses while 2 are undelivered)
         observe_on(s, max_pending=2)
