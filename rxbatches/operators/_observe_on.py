@@ -55,6 +55,9 @@ def observe_on(
             ``EventLoopScheduler``, an ``AsyncIOThreadSafeScheduler``...).
         max_pending: How many items may wait undelivered, at most (>= 1).
 
+    Returns:
+        An operator for ``Observable.pipe``: the same notifications, on ``scheduler``.
+
     Raises:
         ValueError: ``max_pending`` is not an int >= 1 (raised by this call).
 
