@@ -47,9 +47,17 @@ class Sizes:
     rx_items: int = 1_000_000
     watches: int = 1000
     create_requests: int = 100_000
+    job_requests: int = 250_000
 
 
-QUICK = Sizes(lines=20_000, repeat=1, rx_items=200_000, watches=200, create_requests=20_000)
+QUICK = Sizes(
+    lines=20_000,
+    repeat=1,
+    rx_items=200_000,
+    watches=200,
+    create_requests=20_000,
+    job_requests=30_000,
+)
 
 
 @dataclass
@@ -363,6 +371,20 @@ def create_section(emu: EmulatorThread, sizes: Sizes, report: Report) -> None:
         )
 
 
+def loop_gaps_section(sizes: Sizes, report: Report) -> None:
+    """The longest a 10 ms ticker waits for its loop during a create and a run() (issue 10)."""
+    from bench.loop_gaps import TARGET, describe, measure
+
+    print("event loop gaps (bench.loop_gaps)", flush=True)
+    for title, figures in measure(sizes.create_requests, sizes.job_requests, 3):
+        report.target(
+            f"{title}: longest gap of a 10 ms ticker on the same loop",
+            describe(figures),
+            f"< {TARGET * 1000:.0f} ms",
+            figures["max_gap"] < TARGET,
+        )
+
+
 def gzip_section(emu: EmulatorThread, sizes: Sizes, report: Report) -> None:
     path = data.results_file(sizes.lines)
     batch = emu.add_ended_batch(lambda: path.open("rb"), data.results_counts(sizes.lines))
@@ -475,6 +497,7 @@ def main(argv: list[str] | None = None) -> int:
         rx_section(sizes, report)
         watch_section(slow, sizes, report)
         create_section(creates, sizes, report)
+        loop_gaps_section(sizes, report)
         backpressure_section(results, sizes, report)
 
     text = render(report, sizes, args.quick, time.perf_counter() - started)
