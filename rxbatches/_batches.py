@@ -146,8 +146,8 @@ class BatchService:
 
         Args:
             requests: The requests, as :class:`~rxbatches.Request` models or plain dicts
-                (``{"custom_id": ..., "params": {...}}``); an iterator is read once, at
-                this call.
+                (``{"custom_id": ..., "params": {...}}``); an iterator is read once,
+                in a worker thread, at the first subscription.
             options: Per-call overrides.
 
         Returns:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -78,6 +78,8 @@ async def create(
         CreateOutcomeUnknownError: The create failed after its body may have reached
             the server: whether a batch was made is unknown.
     """
+    if isinstance(requests, _ReadOnce):
+        requests = await off_loop(requests.read)
     if not isinstance(requests, list | tuple):
         raise CreateValidationError(
             "requests", f"must be a list of requests, not {type(requests).__name__}"
@@ -319,12 +321,44 @@ async def watch(
 
 
 def as_sequence(requests: Iterable[Request | Mapping[str, Any]]) -> object:
-    """Materialize an iterator of requests once, so every subscription sends the same ones.
+    """Read an iterator of requests once, so every subscription sends the same ones.
 
-    Anything else is kept as given, for :func:`create` to check at subscribe.
+    It is read at the first subscription, in a worker thread (an iterator may read a
+    file, or build its requests), not by the call on the caller's thread, which may
+    run an event loop. Anything else is kept as given, for :func:`create` to check at
+    subscribe.
     """
     if isinstance(requests, list | tuple | str | bytes | Mapping) or not isinstance(
         requests, Iterable
     ):
         return requests
-    return list(requests)
+    return _ReadOnce(iter(requests))
+
+
+class _ReadOnce:
+    """An iterator of requests read into a list once, by whichever subscription comes first."""
+
+    __slots__ = ("_error", "_items", "_lock", "_requests")
+
+    def __init__(self, items: Iterator[Request | Mapping[str, Any]]) -> None:
+        self._items: Iterator[Request | Mapping[str, Any]] | None = items
+        self._lock = threading.Lock()
+        self._requests: list[Request | Mapping[str, Any]] = []
+        self._error: Exception | None = None
+
+    def read(self) -> list[Request | Mapping[str, Any]]:
+        """The requests (blocking: in a worker thread).
+
+        Raises:
+            Exception: Whatever iterating raised, to every subscription alike.
+        """
+        with self._lock:
+            items, self._items = self._items, None
+            if items is not None:
+                try:
+                    self._requests = list(items)
+                except Exception as exc:
+                    self._error = exc
+            if self._error is not None:
+                raise self._error
+            return self._requests

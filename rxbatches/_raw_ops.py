@@ -72,7 +72,7 @@ class RawOperations:
     def create(
         self, requests: Iterable[Request | Mapping[str, Any]], options: RequestOptions | None
     ) -> Observable[RawResponse[MessageBatch]]:
-        """``subscribe ──(raw)|``: a create of ``requests`` (an iterator is read now)."""
+        """``subscribe ──(raw)|``: a create of ``requests`` (an iterator is read once)."""
         http, items, eff = self._http, op.as_sequence(requests), self.options(options)
         created = self._created
         return self._bridge.from_coroutine(lambda: op.create(http, items, eff, created))

@@ -168,3 +168,42 @@ async def test_two_attempts_reading_one_spooled_body_at_once_each_send_all_of_it
     assert len(expected) == body.size
     assert first == expected
     assert second == expected
+
+
+async def test_an_iterator_given_to_create_is_read_once_in_a_worker_thread_when_subscribed(
+    emulator: Emulator,
+) -> None:
+    threads: list[str] = []
+
+    def source() -> Iterator[dict[str, Any]]:
+        threads.append(threading.current_thread().name)
+        yield from make_requests(3)
+
+    async with Client(api_key=API_KEY, base_url=emulator.base_url) as client:
+        create = client.messages.batches.create(source())
+        assert threads == []  # the call reads nothing (it may be on the event loop)
+
+        first = await create
+        second = await create  # the same requests: the iterator was read once
+
+    assert first.request_counts.processing + first.request_counts.succeeded == 3
+    assert second.request_counts.processing + second.request_counts.succeeded == 3
+    assert len(threads) == 1
+    assert threads[0] != threading.current_thread().name
+
+
+async def test_an_iterator_that_fails_fails_every_create_subscription_and_sends_nothing(
+    emulator: Emulator,
+) -> None:
+    def source() -> Iterator[dict[str, Any]]:
+        yield from make_requests(2)
+        raise OSError("the input file went away")
+
+    async with Client(api_key=API_KEY, base_url=emulator.base_url) as client:
+        create = client.messages.batches.create(source())  # raises nothing
+        first = await outcome(create)
+        second = await outcome(create)
+
+    assert isinstance(first.error, OSError)
+    assert second.error is first.error
+    assert emulator.stats.requests["create"] == 0
