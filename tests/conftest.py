@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import sys
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +23,15 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
     print_blob=True,
 )
+# tox's other runs (py312, py313, mindeps) repeat every test with fewer examples each:
+# their own random examples add to py311's, and the four runs fit the time the README gives.
+settings.register_profile(
+    "ci-quick",
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
 settings.register_profile("dev", max_examples=25, deadline=None)
 settings.register_profile("thorough", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
@@ -32,6 +44,31 @@ REFERENCE_DIR = Path(
 
 API_KEY = "sk-ant-test-0123456789abcdef"
 """The key the tests use; the emulator accepts any non-empty key by default."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Make a ResourceWarning raised after the last test fail the run."""
+    atexit.register(_fail_on_resource_warnings_at_exit)
+
+
+def _fail_on_resource_warnings_at_exit() -> None:
+    # During a test, filterwarnings = error makes a finalizer's ResourceWarning an
+    # unraisable exception, which pytest reports as a failure. What is still alive when
+    # the session ends (a module global, a forgotten client) is freed later, while the
+    # interpreter shuts down, where nothing reports it but a line on stderr: this atexit
+    # hook (run before that teardown) makes such a warning end the process with status 1.
+    warnings.simplefilter("error", ResourceWarning)
+    previous = sys.unraisablehook
+
+    def hook(unraisable: sys.UnraisableHookArgs) -> None:
+        previous(unraisable)
+        if isinstance(unraisable.exc_value, ResourceWarning):
+            sys.stdout.flush()
+            print("error: a ResourceWarning after the last test (above)", file=sys.stderr)
+            sys.stderr.flush()
+            os._exit(1)
+
+    sys.unraisablehook = hook
 
 
 @pytest.fixture
