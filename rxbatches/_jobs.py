@@ -179,18 +179,19 @@ class Chunker:
                 job holds no request at all.
             Exception: Whatever iterating the input raised.
         """
-        with self._lock:
-            try:
+        try:
+            with self._lock:
                 if self._finished or self._closed:
                     return None
-                return self._next_chunk()
-            except BaseException:
-                self._finished = True
-                raise
-            finally:
-                if self._closed:
-                    # close() was called meanwhile and could not take the lock.
-                    self._close_input()
+                try:
+                    return self._next_chunk()
+                except BaseException:
+                    self._finished = True
+                    raise
+        finally:
+            if self._closed:
+                # close() was called meanwhile, and may have found the lock taken.
+                self._close_if_free()
 
     def _next_chunk(self) -> Chunk | None:
         if self._items is None:
@@ -240,6 +241,11 @@ class Chunker:
         input on its way out.
         """
         self._closed = True
+        self._close_if_free()
+
+    def _close_if_free(self) -> None:
+        # Whoever finds the lock taken leaves the closing to its holder, which checks
+        # the flag after releasing it: one of them always closes the input.
         if self._lock.acquire(blocking=False):
             try:
                 self._close_input()
