@@ -1,9 +1,11 @@
 """Load: one client, 1,000 concurrent watch streams and 100 concurrent result streams.
 
 Every stream ends in its batch's ``ended`` snapshot or with every result exactly once,
-memory stays bounded (tracemalloc's peak), and the requests share a small pool of
-connections: a TCP relay between the client and the emulator counts the connections
-the client opens (the client is unchanged; it just gets the relay's URL).
+and the requests share a small pool of connections: a TCP relay between the client and
+the emulator counts the connections the client opens (the client is unchanged; it just
+gets the relay's URL). A second test streams 100 MB of results over 100 streams at once
+in bounded memory (tracemalloc's peak): apart, as tracemalloc slows everything it sees
+(the two together took 6 to 13 s, most of it tracing the watches' polls).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import reactivex
 from reactivex import Observable
 from reactivex import operators as ops
 
-from rxbatches import Client, MessageBatch, MessageBatchIndividualResponse
+from rxbatches import BatchService, Client, MessageBatch, MessageBatchIndividualResponse
 from rxbatches.emulator import Emulator, ManualClock
 from tests.client.helpers import make_requests, result_line
 from tests.conftest import API_KEY
@@ -35,11 +37,11 @@ PAD = 10_000
 Few long lines rather than many short ones: the volume is what the memory bound needs, and
 every line costs a model (slow under tracemalloc) where a long one costs little more."""
 
-PEAK_BUDGET = 72 * 1024 * 1024
-"""The most memory (tracemalloc, the emulator's and the relay's included) the results may
-take while they stream beside the live watches: measured 20 to 32 MiB, mostly socket and
-stream buffers of the 100 connections. Streaming holds a slice of each body; buffering the
-results would hold their 100 MB of JSON, more as models."""
+PEAK_BUDGET = 48 * 1024 * 1024
+"""The most memory (tracemalloc, the emulator's included) 100 result streams may take at
+once: measured 17.8 MiB, mostly socket and stream buffers of the 100 connections.
+Streaming holds a slice of each body; buffering would hold the 100 MB of JSON, more as
+models."""
 
 DEADLINE = 20.0
 """Real seconds for each phase (they take about one); a hang fails here, with a clearer
@@ -109,16 +111,49 @@ _ID = b"@custom-id@"
 _LINE = result_line(_ID.decode(), pad=PAD) + b"\n"
 """One padded result line, encoded once: each line swaps in its own custom_id (JSON-encoding
 every line afresh took about a third of this test's time)."""
+_SHORT_LINE = result_line(_ID.decode()) + b"\n"
 
 
-def _result_lines(stream: int) -> Callable[[], Iterator[bytes]]:
+def _result_lines(stream: int, line: bytes = _LINE) -> Callable[[], Iterator[bytes]]:
     """The results file of one stream, generated afresh for each download (no memory held)."""
 
     def lines() -> Iterator[bytes]:
         for i in range(RESULTS_PER_STREAM):
-            yield _LINE.replace(_ID, f"s{stream}-r{i}".encode())
+            yield line.replace(_ID, f"s{stream}-r{i}".encode())
 
     return lines
+
+
+def _add_result_batches(emu: Emulator, line: bytes = _LINE) -> list[str]:
+    """``RESULT_STREAMS`` ended batches, each with its ``RESULTS_PER_STREAM`` results."""
+    # The counts are given, so the emulator does not read every file once to count them.
+    return [
+        emu.add_ended_batch(_result_lines(s, line), {"expired": RESULTS_PER_STREAM})
+        for s in range(RESULT_STREAMS)
+    ]
+
+
+def _stream_results(
+    batches: BatchService, result_ids: list[str]
+) -> tuple[list[Tracker], list[Counter[str]]]:
+    """Subscribe one results stream per batch; returns the trackers and each one's id counts."""
+    seen: list[Counter[str]] = [Counter() for _ in result_ids]
+
+    def on_result(counts: Counter[str]) -> Callable[[MessageBatchIndividualResponse], None]:
+        return lambda result: counts.update((result.custom_id,))
+
+    streams = [
+        Tracker(on_result(counts)).subscribe(batches.results_streaming(batch_id))
+        for batch_id, counts in zip(result_ids, seen, strict=True)
+    ]
+    return streams, seen
+
+
+def _assert_each_result_once(seen: list[Counter[str]]) -> None:
+    """Every result stream: each of its results exactly once (matched by custom_id)."""
+    for stream, counts in enumerate(seen):
+        assert set(counts) == {f"s{stream}-r{i}" for i in range(RESULTS_PER_STREAM)}
+        assert set(counts.values()) == {1}
 
 
 class Tracker:
@@ -160,11 +195,8 @@ async def test_a_thousand_watches_and_a_hundred_result_streams_on_one_client() -
             DEADLINE,
         )
         assert len({b.id for b in created}) == WATCHES
-        # The counts are given, so the emulator does not read every file once to count them.
-        result_ids = [
-            emu.add_ended_batch(_result_lines(s), {"expired": RESULTS_PER_STREAM})
-            for s in range(RESULT_STREAMS)
-        ]
+        # Short lines: the volume matters to the memory test below, not here.
+        result_ids = _add_result_batches(emu, _SHORT_LINE)
         first_polls = asyncio.Event()
         snapshots: list[list[MessageBatch]] = [[] for _ in created]
 
@@ -176,34 +208,18 @@ async def test_a_thousand_watches_and_a_hundred_result_streams_on_one_client() -
 
             return on_next
 
-        def on_result(counts: Counter[str]) -> Callable[[MessageBatchIndividualResponse], None]:
-            return lambda result: counts.update((result.custom_id,))
-
         watches = [
             Tracker(on_snapshot(kept)).subscribe(batches.watch(b.id, interval=0.02))
             for b, kept in zip(created, snapshots, strict=True)
         ]
-        seen: list[Counter[str]] = [Counter() for _ in result_ids]
         async with asyncio.timeout(DEADLINE):
             # Every watch has seen its batch in progress and polls on.
             await first_polls.wait()
-        gc.collect()
-        # Traced from here only: tracemalloc slows this phase down about threefold, and
-        # what it must see is the results streaming while the 1,000 watches are still live.
-        tracemalloc.start()
-        try:
-            streams = [
-                Tracker(on_result(counts)).subscribe(batches.results_streaming(batch_id))
-                for batch_id, counts in zip(result_ids, seen, strict=True)
-            ]
-            async with asyncio.timeout(DEADLINE):
-                # Now let every watch end, while the results stream.
-                clock.advance(60.0)
-                for collector in [*watches, *streams]:
-                    await collector.done.wait()
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+            # The results stream while the 1,000 watches are live; now let every watch end.
+            streams, seen = _stream_results(batches, result_ids)
+            clock.advance(60.0)
+            for collector in [*watches, *streams]:
+                await collector.done.wait()
         requests = sum(emu.stats.requests.values())
         completed_downloads = emu.stats.results_completed
 
@@ -217,14 +233,35 @@ async def test_a_thousand_watches_and_a_hundred_result_streams_on_one_client() -
         assert kept[-1].processing_status == "ended"
         assert [s.ended for s in kept].count(True) == 1
         assert kept[-1].request_counts.succeeded == 1
-    # Every result stream: each of its results exactly once (matched by custom_id).
-    for stream, counts in enumerate(seen):
-        assert set(counts) == {f"s{stream}-r{i}" for i in range(RESULTS_PER_STREAM)}
-        assert set(counts.values()) == {1}
+    _assert_each_result_once(seen)
     assert completed_downloads == RESULT_STREAMS
-    # Bounded memory.
-    assert peak < PEAK_BUDGET, f"peak {peak / 2**20:.1f} MiB"
     # One pool: a few connections carried thousands of requests.
     assert requests >= 2 * WATCHES + WATCHES + RESULT_STREAMS
     assert relay.accepted <= 200, f"{relay.accepted} connections for {requests} requests"
     assert relay.accepted * 10 <= requests
+
+
+@pytest.mark.slow
+async def test_a_hundred_result_streams_at_once_hold_a_bounded_amount_of_memory() -> None:
+    async with (
+        Emulator(request_latency=0.001, results_chunk_size=16 * 1024) as emu,
+        Client(api_key=API_KEY, base_url=emu.base_url) as client,
+    ):
+        result_ids = _add_result_batches(emu)
+        gc.collect()
+        tracemalloc.start()
+        try:
+            streams, seen = _stream_results(client.messages.batches, result_ids)
+            async with asyncio.timeout(DEADLINE):
+                for stream in streams:
+                    await stream.done.wait()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        completed_downloads = emu.stats.results_completed
+
+    assert [s.error for s in streams if s.error is not None] == []
+    assert all(s.completed for s in streams)
+    _assert_each_result_once(seen)
+    assert completed_downloads == RESULT_STREAMS
+    assert peak < PEAK_BUDGET, f"peak {peak / 2**20:.1f} MiB"
