@@ -183,6 +183,17 @@ def _check_job(run: Run) -> None:
     assert progress[-1] == "100% done"
 
 
+def _check_durable_job(run: Run) -> None:
+    # Two runs, one batch: the second found every result in the store.
+    assert run.lines[:2] == ["run 1: 5 of 5 succeeded", "run 2: 5 of 5 succeeded"]
+    assert run.emu.stats.requests["create"] == 1
+    assert len(run.emu.batch_ids()) == 1
+    batches, tokens = run.lines[2].split(" batch, ")
+    assert batches == "1"
+    assert int(tokens.removesuffix(" output tokens")) > 0
+    assert len(run.lines) == 3
+
+
 def _check_emulator(run: Run) -> None:
     # The block serves its own emulator: ours sees nothing.
     assert run.lines == ["ended 1 succeeded"]
@@ -194,6 +205,7 @@ CHECKS: dict[str, Callable[[Run], None]] = {
     "Watch and results": _check_watch_and_results,
     "Listing": _check_listing,
     "A whole job, beyond one batch": _check_job,
+    "Durable jobs": _check_durable_job,
     "The emulator": _check_emulator,
 }
 """One check per README heading that holds a ```python block."""
