@@ -20,7 +20,7 @@ SCRIPTS = sorted(p for p in EXAMPLES.glob("*.py") if not p.name.startswith("_"))
 def test_every_example_is_found() -> None:
     names = {p.stem for p in SCRIPTS}
     assert {"lifecycle_with_operators", "stream_results_to_jsonl", "large_job"} <= names
-    assert {"retry_and_errors", "reactive_ui", "run_all"} <= names
+    assert {"retry_and_errors", "reactive_ui", "run_all", "durable_job"} <= names
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
