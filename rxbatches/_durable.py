@@ -154,6 +154,20 @@ async def _first(observable: Observable[T]) -> T:
     raise RuntimeError("the request completed without an answer")
 
 
+_fast_encode: Callable[[Any], bytes] | None
+try:
+    from msgspec.json import encode as _fast_encode
+except ImportError:  # without the fast extra
+    _fast_encode = None
+
+
+def _encode(item: dict[str, Any]) -> bytes:
+    """A result line's dict as compact JSON (msgspec's encoder when installed)."""
+    if _fast_encode is not None:
+        return _fast_encode(item)
+    return json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def _dump(batch: MessageBatch) -> str:
     return json.dumps(batch.to_wire(), separators=(",", ":"))
 
@@ -346,10 +360,13 @@ class _Job:
                 await queue.put(JobProgressed(progress=await self._progress()))
         results = self._service.results_streaming_dicts(batch_id, options=s.options)
         lines: list[tuple[str, bytes, dict[str, Any]]] = []
+        # Nothing stored yet (no earlier run cut this download): no result to skip, and
+        # the download itself delivers each custom_id once.
+        fresh = await self._call(store.attempt_count, key) == 0
 
         async def flush() -> None:
             stored = await self._call(
-                store.write_results, key, lines, s.retry_errored, s.retry_canceled
+                store.write_results, key, lines, s.retry_errored, s.retry_canceled, fresh
             )
             if s.result_events:
                 # Replaying, every line of this download is an event (stored now or by
@@ -364,7 +381,7 @@ class _Job:
                 custom_id = item.get("custom_id")
                 if not isinstance(custom_id, str):
                     raise JobStoreError(f"a result line of batch {batch_id} has no custom_id")
-                line = json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()
+                line = _encode(item)
                 lines.append((custom_id, line, item))
                 if len(lines) >= _FLUSH:
                     await flush()

@@ -108,9 +108,9 @@ CREATE TABLE attempts (
     output_tokens INTEGER NOT NULL DEFAULT 0,
     cache_creation_input_tokens INTEGER NOT NULL DEFAULT 0,
     cache_read_input_tokens INTEGER NOT NULL DEFAULT 0,
-    line BLOB NOT NULL,
-    PRIMARY KEY (batch, custom_id)
-) WITHOUT ROWID;
+    line BLOB NOT NULL
+);
+CREATE UNIQUE INDEX attempts_by_batch ON attempts (batch, custom_id);
 """
 
 
@@ -414,7 +414,7 @@ class JobStore:
             The intent and the create body, or ``None`` when nothing is pending.
         """
         budget = max_body_bytes - len(b'{"requests":[]}')
-        with self._lock, self._transaction():
+        with self._lock, self._durable():
             rows = self._db.execute(
                 "SELECT custom_id, hash, body FROM requests WHERE state = 'pending'"
                 " ORDER BY seq LIMIT ?",
@@ -454,7 +454,7 @@ class JobStore:
 
     def record_created(self, key: int, batch_id: str, snapshot: str, adopted: bool) -> None:
         """Record the id of the batch of intent ``key`` (made or adopted)."""
-        with self._lock, self._transaction():
+        with self._lock, self._durable():
             self._db.execute(
                 "UPDATE batches SET batch_id = ?, state = 'created', snapshot = ?, adopted = ?"
                 " WHERE key = ?",
@@ -463,7 +463,7 @@ class JobStore:
 
     def abandon(self, key: int) -> None:
         """The create of intent ``key`` made no batch: its requests are pending again."""
-        with self._lock, self._transaction():
+        with self._lock, self._durable():
             self._db.execute("UPDATE batches SET state = 'abandoned' WHERE key = ?", (key,))
             self._db.execute(
                 "UPDATE requests SET state = 'pending', batch = NULL"
@@ -512,11 +512,14 @@ class JobStore:
         lines: list[tuple[str, bytes, dict[str, Any]]],
         retry_errored: int,
         retry_canceled: bool,
+        fresh: bool = False,
     ) -> list[int]:
         """Store one transaction of result lines of batch ``key``.
 
         Each ``(custom_id, line, parsed)`` is an attempt; one already stored (a
-        download started again) is skipped. The request takes the attempt's outcome,
+        download started again) is skipped. ``fresh`` says the batch had no stored
+        result when its download started (nothing to look up: a duplicate would fail
+        the unique index rather than be stored twice). The request takes the attempt's outcome,
         or becomes pending again if it may be retried.
 
         Returns:
@@ -526,40 +529,65 @@ class JobStore:
             JobStoreError: A result names a request that is not in the batch's chunk
                 (an adopted batch that was not the job's).
         """
+        ids = [custom_id for custom_id, _, _ in lines]
+        marks = ",".join("?" * len(ids))
         stored: list[int] = []
+        attempts: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
         with self._lock, self._transaction():
             db = self._db
+            # One query each for the chunk's hashes and what a cut download stored already.
+            hashes = dict(
+                db.execute(
+                    "SELECT custom_id, hash FROM batch_requests"
+                    f" WHERE batch = ? AND custom_id IN ({marks})",
+                    (key, *ids),
+                ).fetchall()
+            )
+            done: set[str] = (
+                set()
+                if fresh
+                else {
+                    custom_id
+                    for (custom_id,) in db.execute(
+                        "SELECT custom_id FROM attempts"
+                        f" WHERE batch = ? AND custom_id IN ({marks})",
+                        (key, *ids),
+                    )
+                }
+            )
             for position, (custom_id, line, parsed) in enumerate(lines):
-                found = db.execute(
-                    "SELECT hash FROM batch_requests WHERE batch = ? AND custom_id = ?",
-                    (key, custom_id),
-                ).fetchone()
-                if found is None:
+                digest = hashes.get(custom_id)
+                if digest is None:
                     raise JobStoreError(self._foreign(key, custom_id))
-                digest = found[0]
-                kind, error_type, model, usage = _outcome(parsed)
-                inserted = db.execute(
-                    "INSERT OR IGNORE INTO attempts (batch, custom_id, hash, type, error_type,"
-                    " model, input_tokens, output_tokens, cache_creation_input_tokens,"
-                    " cache_read_input_tokens, line) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (key, custom_id, digest, kind, error_type, model, *usage, line),
-                ).rowcount
-                if not inserted:
+                if custom_id in done:
                     continue
+                done.add(custom_id)
                 stored.append(position)
+                kind, error_type, model, usage = _outcome(parsed)
+                attempts.append((key, custom_id, digest, kind, error_type, model, *usage, line))
                 retry = (
                     kind == "expired"
                     or (kind == "errored" and error_type in RETRYABLE_ERRORS)
                     or (kind == "canceled" and retry_canceled)
                 )
                 state = kind if kind in FINAL_STATES else "errored"
-                db.execute(
-                    "UPDATE requests SET attempts = attempts + 1, error_type = ?,"
-                    " final_batch = ?, batch = NULL,"
-                    " state = CASE WHEN ? AND attempts + 1 <= ? THEN 'pending' ELSE ? END"
-                    " WHERE custom_id = ? AND hash = ? AND batch = ?",
-                    (error_type, key, int(retry), retry_errored, state, custom_id, digest, key),
+                updates.append(
+                    (error_type, key, int(retry), retry_errored, state, custom_id, digest, key)
                 )
+            db.executemany(
+                "INSERT INTO attempts (batch, custom_id, hash, type, error_type,"
+                " model, input_tokens, output_tokens, cache_creation_input_tokens,"
+                " cache_read_input_tokens, line) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                attempts,
+            )
+            db.executemany(
+                "UPDATE requests SET attempts = attempts + 1, error_type = ?,"
+                " final_batch = ?, batch = NULL,"
+                " state = CASE WHEN ? AND attempts + 1 <= ? THEN 'pending' ELSE ? END"
+                " WHERE custom_id = ? AND hash = ? AND batch = ?",
+                updates,
+            )
         return stored
 
     def _foreign(self, key: int, custom_id: str) -> str:
@@ -584,6 +612,14 @@ class JobStore:
                 (_MISSING, retry_errored, key),
             )
             self._db.execute("UPDATE batches SET state = 'done' WHERE key = ?", (key,))
+
+    def attempt_count(self, key: int) -> int:
+        """How many results of batch ``key`` are stored."""
+        with self._lock:
+            (count,) = self._db.execute(
+                "SELECT count(*) FROM attempts WHERE batch = ?", (key,)
+            ).fetchone()
+            return int(count)
 
     def attempt_lines(self, key: int) -> Iterator[bytes]:
         """The result lines stored for batch ``key`` (its attempts), in no set order."""
@@ -684,14 +720,21 @@ class JobStore:
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
 
+    def _durable(self) -> _Transaction:
+        # Synced to disk at commit: a power loss never undoes an intent or an id.
+        return _Transaction(self._db, sync=True)
+
 
 class _Transaction:
     """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on an exception)."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, *, sync: bool = False) -> None:
         self._db = db
+        self._sync = sync
 
     def __enter__(self) -> None:
+        if self._sync:
+            self._db.execute("PRAGMA synchronous = FULL")
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(
@@ -700,7 +743,11 @@ class _Transaction:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        try:
+            self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        finally:
+            if self._sync:
+                self._db.execute("PRAGMA synchronous = NORMAL")
 
 
 def _prepare(db: sqlite3.Connection, path: Path, *, create_tables: bool) -> None:
@@ -724,8 +771,9 @@ def _prepare(db: sqlite3.Connection, path: Path, *, create_tables: bool) -> None
             f"INSERT INTO meta VALUES ('created_at', '{time.time()!r}');"
             f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
         )
-    # A commit is on disk before the next step: an intent is never lost after its create.
-    db.execute("PRAGMA synchronous = FULL")
+    # WAL with NORMAL survives a process crash; _durable() adds a sync where a power loss
+    # must not lose a step (an intent, an id).
+    db.execute("PRAGMA synchronous = NORMAL")
 
 
 def _shifted(exc: CreateValidationError, offset: int) -> CreateValidationError:
