@@ -42,7 +42,7 @@ def main() -> int:
     rng = random.Random(int(os.environ.get("SEED", "1")))
     with (
         tempfile.TemporaryDirectory() as tmp,
-        EmulatorThread(request_latency=0.02, concurrency=4, error_rate=0.05, fault_seed=5) as emu,
+        EmulatorThread(request_latency=0.02, concurrency=2, error_rate=0.05, fault_seed=5) as emu,
     ):
         work = Path(tmp)
         with open(work / "requests.jsonl", "w") as f:
