@@ -121,7 +121,7 @@ async def rx_dicts(args: argparse.Namespace) -> tuple[int, int]:
 
 async def rx_dicts_pydantic(args: argparse.Namespace) -> tuple[int, int]:
     """``results_streaming_dicts`` without the ``fast`` extra (msgspec hidden: see main)."""
-    from rxbatches._fastjson import FAST_JSON
+    from rxbatches._base.fastjson import FAST_JSON
 
     if FAST_JSON:
         raise RuntimeError("msgspec was not hidden from this contender")
@@ -130,10 +130,10 @@ async def rx_dicts_pydantic(args: argparse.Namespace) -> tuple[int, int]:
 
 async def dict_bound(args: argparse.Namespace) -> tuple[int, int]:
     """The bound of the dict fast path: rxbatches' HTTP layer + its dict decoder, no Rx."""
-    from rxbatches._fastjson import dict_decoder
-    from rxbatches._http import HTTPClient
-    from rxbatches._options import ClientOptions
-    from rxbatches._runtime import Runtimes
+    from rxbatches._base.fastjson import dict_decoder
+    from rxbatches._base.options import ClientOptions
+    from rxbatches._rx.runtime import Runtimes
+    from rxbatches._transport.http import HTTPClient
 
     options = ClientOptions.from_env(api_key=API_KEY, base_url=args.url, max_retries=0)
     runtimes = Runtimes()

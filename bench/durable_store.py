@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from rxbatches import Client, aiterate
-from rxbatches._durable import run_durable
-from rxbatches._store import JobStore
+from rxbatches._jobs.durable import run_durable
+from rxbatches._jobs.store import JobStore
 from rxbatches.emulator import Emulator
 
 COUNT = 100_000

@@ -34,8 +34,8 @@ from typing import Any
 
 from bench.data import results_file
 from rxbatches import MessageBatchIndividualResponse
-from rxbatches._fastjson import FAST_JSON, MsgspecDictDecoder
-from rxbatches._jsonl import JsonlDecoder, JsonlDictDecoder, LineSplitter
+from rxbatches._base.fastjson import FAST_JSON, MsgspecDictDecoder
+from rxbatches._base.jsonl import JsonlDecoder, JsonlDictDecoder, LineSplitter
 
 
 def chunked(data: bytes, size: int) -> list[bytes]:

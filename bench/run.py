@@ -27,7 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from rxbatches._fastjson import FAST_JSON
+from rxbatches._base.fastjson import FAST_JSON
 from rxbatches.emulator import EmulatorThread
 
 from . import data

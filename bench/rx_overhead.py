@@ -30,8 +30,8 @@ import reactivex
 from reactivex import Observable, abc
 from reactivex import operators as ops
 
-from rxbatches._bridge import Bridge
-from rxbatches._runtime import Runtimes
+from rxbatches._rx.bridge import Bridge
+from rxbatches._rx.runtime import Runtimes
 
 SLICE = 12
 

@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from os import PathLike
 from types import TracebackType
+from typing import Any
 
-from ._batches import BatchService
-from ._bridge import Bridge
-from ._http import ConnectorFactory, HTTPClient
-from ._options import (
+from reactivex import Observable
+
+from ._base.models import Request
+from ._base.options import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_RETRIES,
     DEFAULT_NOT_FOUND_GRACE,
     DEFAULT_TIMEOUT,
     ClientOptions,
+    RequestOptions,
 )
-from ._runtime import Runtimes
+from ._base.validation import MAX_BODY_BYTES, MAX_REQUESTS
+from ._jobs.durable import DEFAULT_RETRY_ERRORED, run_durable
+from ._jobs.events import JobEvent
+from ._jobs.lifecycle import run_job
+from ._jobs.store import JobStore
+from ._rx.bridge import Bridge
+from ._rx.runtime import Runtimes
+from ._service.batches import BatchOperations, job_parts
+from ._transport.http import ConnectorFactory, HTTPClient
 
-__all__ = ["Client", "Messages"]
+__all__ = ["BatchService", "Client", "Messages"]
 
 
 class Messages:
@@ -29,6 +40,167 @@ class Messages:
 
     def __repr__(self) -> str:
         return f"<Messages batches={self.batches!r}>"
+
+
+class BatchService(BatchOperations):
+    """``client.messages.batches``: the Message Batches API as cold Observables.
+
+    Every method returns at once, without sending anything; each subscription sends its
+    own request (so ``ops.retry(n)`` re-issues it), and disposing a subscription aborts
+    its request. Errors arrive in ``on_error`` as the typed errors of
+    :mod:`rxbatches` (bad input too: nothing is raised out of a method or of
+    ``subscribe``, except for an invalid ``interval`` or ``options``).
+
+    Items arrive on the event loop of the subscribing thread when it runs one (inside
+    asyncio), else on the client's background loop thread; use
+    ``rbo.observe_on(scheduler, max_pending=N)`` to move them to a UI thread.
+
+    Every method takes a keyword-only ``options: RequestOptions`` overriding the
+    timeout, retries, headers, query or ``not_found_grace`` of that call.
+
+    A batch the API does not show yet just after this client created it answers 404
+    for a moment: ``retrieve``, ``cancel``, ``delete`` and ``results_streaming`` ask
+    again about it (0.1 s, 0.2 s, 0.4 s... at most 1 s apart) until ``not_found_grace``
+    seconds (2 by default) have passed since its create, then report the 404. A 404
+    about a batch this client did not create is reported at once.
+
+    The single operations are those of its base, ``BatchOperations``; ``run`` (here)
+    drives a whole job over them.
+    """
+
+    def run(
+        self,
+        requests: Iterable[Request | Mapping[str, Any]],
+        *,
+        interval: float = 5.0,
+        max_concurrent_batches: int = 2,
+        max_requests_per_batch: int = MAX_REQUESTS,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        cancel_on_dispose: bool = False,
+        options: RequestOptions | None = None,
+        store: str | PathLike[str] | JobStore | None = None,
+        retry_errored: int = DEFAULT_RETRY_ERRORED,
+        retry_canceled: bool = False,
+    ) -> Observable[JobEvent]:
+        """Run a whole job: create its batches, watch them, stream their results.
+
+        One subscription drives everything. The requests are read lazily, a batch at a
+        time, checked against the API's rules as they stream past (``custom_id``
+        uniqueness across the whole job), and cut into batches of at most
+        ``max_requests_per_batch`` requests and ``max_body_bytes`` bytes. Up to
+        ``max_concurrent_batches`` batches run at once; each is created, then watched
+        every ``interval`` until it has ended, then its results are streamed; then the
+        next batch is read. Everything arrives as typed events in one stream (here three
+        batches, two at a time):
+
+        ::
+
+            run(requests):       ──S0P─S1P─B0P─B1P─···─B0'P─r─r─S2P─B1'P─r─r─B2P─···─B2'P─r─r─|
+            rbo.results():       ──────────────────···──────r─r──────────r─r─────···──────r─r─|
+            rbo.job_progress():  ────p───p───p───p─···────p───────p────p───────p─···────P─────|
+
+        ``S``: :class:`~rxbatches.BatchSubmitted`; ``B``: :class:`~rxbatches.BatchSnapshot`
+        (``B'``: ended); ``P``: :class:`~rxbatches.JobProgressed`, after each of those, with
+        the progress of the whole job (the last ``P`` has ``ended=True``, fraction 1.0);
+        ``r``: :class:`~rxbatches.ResultReceived`. Pick one kind with
+        ``rxbatches.operators.results()``, ``batch_snapshots()`` or ``job_progress()``. A bad
+        request ends the stream with ``CreateValidationError`` (naming its job index,
+        field and rule) before the batch that would hold it is created; batches created
+        earlier keep running on the server.
+
+        Faults are ridden over as by the single operations: polls and downloads are
+        retried, a download cut mid-way is resumed (up to
+        :data:`DEFAULT_MAX_RESUMES` times, each result delivered once), a batch that
+        answers 404 just after its create is asked again for a couple of seconds, and
+        a create whose outcome is unknown ends the job with
+        :class:`~rxbatches.CreateOutcomeUnknownError` rather than risk a second batch.
+
+        Batch bodies are not held in memory: each is written, request by request, to
+        a temporary file (past 1 MiB) and streamed from there to the create, and
+        results are streamed, not collected. Each subscription reads
+        ``requests`` again: a list or :func:`~rxbatches.read_requests_jsonl` can be run
+        several times, a generator only once. Disposing stops the polls and downloads
+        but leaves the batches running on the server, unless ``cancel_on_dispose``.
+
+        **Durable jobs.** With ``store="job.db"`` (a path, or a :class:`~rxbatches.JobStore`)
+        the job's state lives in an SQLite file, and subscribing again after any
+        interruption (Ctrl-C, ``kill -9``, a lost network) continues where it stopped:
+        a request whose ``custom_id`` and params already have a final result is not sent
+        again (a finished job creates no batch), each batch's intent is recorded before
+        its create and its id as soon as it is known (after a crash in between, the
+        batch the server made is found and adopted), results are written into the store
+        as they stream, each ``custom_id`` once, and results that failed for a transient
+        reason (``api_error``, ``overloaded_error``, rate limits, timeouts, ``expired``)
+        are resubmitted up to ``retry_errored`` times. The events are those of an
+        uninterrupted run: the batches earlier runs finished are replayed first (their
+        submission, last snapshot and stored results), then the job goes on (``R``: a
+        resubmission of what failed)::
+
+            run(requests, store="job.db"), resumed:
+                ──S0 B0' r r (replayed)──S1P─B1P─···─B1'P─r─r─P──SR P─···─BR'P─r─P(ended)|
+
+        Two processes on one store get :class:`~rxbatches.JobStoreError`; so does a store
+        from a newer rxbatches, or a crash that left several batches that could be the
+        one it made (named in the message). ``cancel_on_dispose`` must stay ``False``.
+
+        Args:
+            requests: The requests, as :class:`~rxbatches.Request` models or dicts, in any
+                iterable: a list, a generator, :func:`~rxbatches.read_requests_jsonl`.
+            interval: Seconds between polls of each batch.
+            max_concurrent_batches: How many batches may be in flight at once.
+            max_requests_per_batch: At most this many requests per batch (1 to 100,000).
+            max_body_bytes: At most this many bytes per create body (up to 256 MiB).
+            cancel_on_dispose: On dispose, ask the server to cancel the job's batches
+                that have not ended (fire and forget; a create in flight is aborted, and
+                a batch it may have made is not known).
+            options: Per-call overrides, applied to every request of the job.
+            store: Make the job durable: the path of its SQLite job store, or an open
+                :class:`~rxbatches.JobStore` (see above).
+            retry_errored: With a store: how many times a request that failed for a
+                transient reason, or expired, is resubmitted (default 2).
+            retry_canceled: With a store: resubmit canceled requests too.
+
+        Returns:
+            A cold Observable of the job's :data:`~rxbatches.JobEvent` events.
+
+        Raises:
+            ValueError: For an invalid interval or limit (raised by this call).
+            TypeError: If ``requests`` is not an iterable of requests.
+
+        Example:
+            >>> job = batches.run(read_requests_jsonl("requests.jsonl"), interval=30)
+            >>> job.pipe(ops.publish(lambda events: reactivex.merge(
+            ...     events.pipe(rbo.job_progress(), ops.do_action(show)),
+            ...     events.pipe(rbo.results(), ops.do_action(save)),
+            ... ))).run()
+        """
+        if store is not None:
+            if cancel_on_dispose:
+                raise ValueError(
+                    "cancel_on_dispose: a durable job (store=...) is resumed, not canceled"
+                )
+            return run_durable(
+                job_parts(self),
+                requests,
+                store,
+                interval=interval,
+                max_concurrent_batches=max_concurrent_batches,
+                max_requests_per_batch=max_requests_per_batch,
+                max_body_bytes=max_body_bytes,
+                retry_errored=retry_errored,
+                retry_canceled=retry_canceled,
+                options=options,
+            )
+        return run_job(
+            job_parts(self),
+            requests,
+            interval=interval,
+            max_concurrent_batches=max_concurrent_batches,
+            max_requests_per_batch=max_requests_per_batch,
+            max_body_bytes=max_body_bytes,
+            cancel_on_dispose=cancel_on_dispose,
+            options=options,
+        )
 
 
 class Client:

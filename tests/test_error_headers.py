@@ -8,7 +8,7 @@ import pickle
 import pytest
 
 from rxbatches import APIStatusError, Client, NotFoundError, RateLimitError
-from rxbatches._errors import Headers
+from rxbatches._base.errors import Headers
 from rxbatches.emulator import Emulator, Fault
 from tests.conftest import API_KEY
 

@@ -14,10 +14,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import rxbatches._fastjson
+import rxbatches._base.fastjson
 from rxbatches import ResultLineError
-from rxbatches._fastjson import FAST_JSON, MsgspecDictDecoder, _count_object_lines, dict_decoder
-from rxbatches._jsonl import JsonlDictDecoder
+from rxbatches._base.fastjson import (
+    FAST_JSON,
+    MsgspecDictDecoder,
+    _count_object_lines,
+    dict_decoder,
+)
+from rxbatches._base.jsonl import JsonlDictDecoder
 from tests.test_jsonl import cut, decode_all
 
 pytestmark = pytest.mark.skipif(
@@ -175,8 +180,8 @@ def test_without_msgspec_the_pydantic_decoder_is_used_and_the_fast_one_says_what
         """
         import sys
         sys.modules["msgspec"] = None  # what an environment without the extra sees
-        from rxbatches._fastjson import FAST_JSON, MsgspecDictDecoder, dict_decoder
-        from rxbatches._jsonl import JsonlDictDecoder
+        from rxbatches._base.fastjson import FAST_JSON, MsgspecDictDecoder, dict_decoder
+        from rxbatches._base.jsonl import JsonlDictDecoder
         assert FAST_JSON is False
         assert type(dict_decoder()) is JsonlDictDecoder
         assert dict_decoder().feed(b'{"a": 1}\\n') == [{"a": 1}]
@@ -196,6 +201,6 @@ def test_without_msgspec_the_pydantic_decoder_is_used_and_the_fast_one_says_what
 
 
 def test_docstring_examples_run() -> None:
-    failed, attempted = doctest.testmod(rxbatches._fastjson)
+    failed, attempted = doctest.testmod(rxbatches._base.fastjson)
     assert attempted >= 3
     assert failed == 0

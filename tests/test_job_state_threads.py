@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from rxbatches._jobs import Chunk, Chunker
-from rxbatches._lifecycle import _JobState
+from rxbatches._jobs.input import Chunk, Chunker
+from rxbatches._jobs.lifecycle import _JobState
 from tests.operators.factories import batch
 
 BATCHES = 500

@@ -14,14 +14,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rxbatches
-import rxbatches._jsonl
+import rxbatches._base.jsonl
 from rxbatches import (
     APIResponseValidationError,
     MessageBatchIndividualResponse,
     MessageBatchSucceededResult,
     ResultLineError,
 )
-from rxbatches._jsonl import JsonlDecoder, JsonlDictDecoder, LineSplitter
+from rxbatches._base.jsonl import JsonlDecoder, JsonlDictDecoder, LineSplitter
 from tests.strategies import individual_responses
 
 T = TypeVar("T")
@@ -339,7 +339,7 @@ def test_result_line_error_is_public_and_an_api_response_validation_error() -> N
 
 
 def test_docstring_examples_run() -> None:
-    failed, attempted = doctest.testmod(rxbatches._jsonl)
+    failed, attempted = doctest.testmod(rxbatches._base.jsonl)
     assert attempted >= 10
     assert failed == 0
 

@@ -36,7 +36,7 @@ from rxbatches import (
     UnknownContentBlock,
     Usage,
 )
-from rxbatches._models import WireModel
+from rxbatches._base.models import WireModel
 from tests import strategies as wire
 from tests.conftest import REFERENCE_DIR
 

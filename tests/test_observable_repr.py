@@ -11,7 +11,7 @@ from reactivex.disposable import Disposable
 from reactivex.observable.connectableobservable import ConnectableObservable
 from reactivex.testing import ReactiveTest, TestScheduler
 
-from rxbatches._observable import HINT, RxBatchesObservable, create
+from rxbatches._rx.observable import HINT, RxBatchesObservable, create
 
 
 def _source(*items: int) -> Observable[int]:

@@ -64,7 +64,8 @@ def _attribute_docstrings() -> dict[str, str]:
     names = [rxbatches.__name__] + [
         info.name
         for info in pkgutil.walk_packages(rxbatches.__path__, prefix="rxbatches.")
-        if info.name.rsplit(".", 1)[-1].startswith("_") and not info.name.endswith("__main__")
+        if any(part.startswith("_") for part in info.name.split(".")[1:])
+        and not info.name.endswith("__main__")
     ]
     docs: dict[str, str] = {}
     for name in names:

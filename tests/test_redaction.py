@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rxbatches._cli._format import redact
-from rxbatches._response import scrub
+from rxbatches._transport.response import scrub
 
 Masker = Callable[[str, str], str]
 

@@ -21,8 +21,8 @@ from rxbatches import (
     Request,
     validate_requests,
 )
-from rxbatches._offload import SLICE
-from rxbatches._validation import encode_create_body, parse_create_body, spool_create_body
+from rxbatches._base.offload import SLICE
+from rxbatches._base.validation import encode_create_body, parse_create_body, spool_create_body
 from tests import strategies as wire
 
 

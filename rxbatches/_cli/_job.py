@@ -1,6 +1,6 @@
 """``rxbatches run`` and ``rxbatches job status|export|cancel``: durable jobs from the shell.
 
-``run REQUESTS.jsonl --store JOB.db`` drives a durable job (:mod:`rxbatches._durable`)
+``run REQUESTS.jsonl --store JOB.db`` drives a durable job (:mod:`rxbatches._jobs.durable`)
 with live progress and exits 0 once every request has a final result, 1 on an error, 130
 on Ctrl-C; run the same command again after any of them (or after ``kill -9``) and it
 continues. ``job status`` and ``job export`` read the store without the lock, so they
@@ -17,10 +17,11 @@ from collections.abc import Callable
 import reactivex
 
 from rxbatches import JobProgressed, read_requests_jsonl
-from rxbatches._durable import DEFAULT_RETRY_ERRORED, run_durable
-from rxbatches._events import JobEvent
-from rxbatches._store import JobStore, JobSummary
-from rxbatches._validation import MAX_REQUESTS
+from rxbatches._base.validation import MAX_REQUESTS
+from rxbatches._jobs.durable import DEFAULT_RETRY_ERRORED, run_durable
+from rxbatches._jobs.events import JobEvent
+from rxbatches._jobs.store import JobStore, JobSummary
+from rxbatches._service.batches import job_parts
 
 from ._files import atomic_output, display_path
 from ._run import drain
@@ -115,7 +116,7 @@ def run_command(session: Session) -> int:
     try:
         with session.client() as client:
             job = run_durable(
-                client.messages.batches,
+                job_parts(client.messages.batches),
                 read_requests_jsonl(args.requests),
                 args.store,
                 interval=args.interval,

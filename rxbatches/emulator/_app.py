@@ -18,8 +18,8 @@ from typing import Any
 from aiohttp import web
 from multidict import CIMultiDict
 
-from .._errors import CreateValidationError
-from .._validation import MAX_BODY_BYTES, parse_create_body
+from .._base.errors import CreateValidationError
+from .._base.validation import MAX_BODY_BYTES, parse_create_body
 from ._faults import Fault, Faults
 from ._injection import BodyWriter, Cut, cut_lines, drop, send_faulty
 from ._store import Batch, Rejection, Store, new_id

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from .._models import Message, Request
+from .._base.models import Message, Request
 
 __all__ = [
     "Fail",

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from .._models import MessageBatch
+from .._base.models import MessageBatch
 from ._app import EmulatorStats, Service, build_app
 from ._clock import Clock, ScaledClock
 from ._faults import Faults

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .._models import Request
+from .._base.models import Request
 from ._clock import Clock
 from ._faults import RETRYABLE_ERRORS, Faults, RequestFault
 from ._responders import Fail, Outcome, Responder, Succeed, default_message, message_to_wire

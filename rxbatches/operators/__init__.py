@@ -22,12 +22,13 @@ Example:
     >>> batches.run(requests).pipe(rbo.results(), rbo.texts()).subscribe(print)
 """
 
+from .._jobs.progress import BatchProgress, JobProgress, Progress
 from ._batch_snapshots import batch_snapshots
-from ._combine_progress import JobProgress, combine_progress
+from ._combine_progress import combine_progress
 from ._job_progress import job_progress
 from ._join import JoinedResult, join_requests
 from ._observe_on import observe_on
-from ._progress import BatchProgress, Progress, progress
+from ._progress import progress
 from ._resubmit import RetryOn, resubmit_failed
 from ._results import results
 from ._split import ConnectableResultSplit, ResultSplit, split_by_type

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from reactivex import Observable
 
-from .._events import BatchSnapshot, JobEvent
-from .._models import MessageBatch
+from .._base.models import MessageBatch
+from .._jobs.events import BatchSnapshot, JobEvent
 from ._choose import choose
 
 

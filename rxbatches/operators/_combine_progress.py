@@ -3,28 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from reactivex import Observable, abc
 
-from ._progress import BatchProgress, Progress
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class JobProgress(Progress):
-    """The :class:`Progress` of a job: the sums over its batches.
-
-    ``processing`` also counts :attr:`unsubmitted` requests (those of the job in no batch
-    seen yet), so :attr:`~Progress.done` and :attr:`~Progress.fraction` do not jump back
-    when a new batch appears.
-    """
-
-    batches: int
-    """The number of batches seen so far."""
-    ended_batches: int
-    """How many of them have ended."""
-    unsubmitted: int
-    """Requests of the job in no batch seen yet (known only if the job's total was given)."""
+from .._jobs.progress import BatchProgress, JobProgress
 
 
 def _check_at_least(name: str, value: int | None, floor: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
-from .._models import Request
+from .._base.models import Request
 
 RequestT = TypeVar("RequestT", bound="Request | Mapping[str, Any]")
 """A request as the caller gave it: a :class:`Request` or a dict of the wire shape."""

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from reactivex import Observable
 
-from .._events import JobEvent, JobProgressed
+from .._jobs.events import JobEvent, JobProgressed
+from .._jobs.progress import JobProgress
 from ._choose import choose
-from ._combine_progress import JobProgress
 
 
 def _progress(event: JobEvent) -> JobProgress | None:

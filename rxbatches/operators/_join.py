@@ -8,7 +8,7 @@ from typing import Generic
 
 from reactivex import Observable, abc
 
-from .._models import MessageBatchIndividualResponse
+from .._base.models import MessageBatchIndividualResponse
 from ._index import RequestT, index_requests
 
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable, SerialDisposable
 
-from .._backpressure import DEFAULT_MAX_PENDING, Demand, DemandScheduler, check_max_pending
+from .._rx.backpressure import DEFAULT_MAX_PENDING, Demand, DemandScheduler, check_max_pending
 
 __all__ = ["observe_on"]
 

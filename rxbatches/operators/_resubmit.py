@@ -9,7 +9,7 @@ import reactivex
 from reactivex import Observable
 from reactivex import operators as ops
 
-from .._models import MessageBatchIndividualResponse
+from .._base.models import MessageBatchIndividualResponse
 from ._index import RequestT, index_requests
 
 _Responses: TypeAlias = Observable[MessageBatchIndividualResponse]

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from reactivex import Observable
 
-from .._events import JobEvent, ResultReceived
-from .._models import MessageBatchIndividualResponse
+from .._base.models import MessageBatchIndividualResponse
+from .._jobs.events import JobEvent, ResultReceived
 from ._choose import choose
 
 

@@ -9,7 +9,7 @@ from reactivex import ConnectableObservable, Observable, abc
 from reactivex import operators as ops
 from reactivex.disposable import Disposable
 
-from .._models import MessageBatchIndividualResponse
+from .._base.models import MessageBatchIndividualResponse
 
 _T = TypeVar("_T")
 

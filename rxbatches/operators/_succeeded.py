@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from reactivex import Observable
 
-from .._models import Message, MessageBatchIndividualResponse, MessageBatchSucceededResult
+from .._base.models import Message, MessageBatchIndividualResponse, MessageBatchSucceededResult
 from ._choose import choose
 
 

@@ -18,7 +18,7 @@ from reactivex.testing import TestScheduler
 from reactivex.testing.mockobserver import MockObserver
 
 import rxbatches.operators as rbo
-from rxbatches._backpressure import Demand, DemandScheduler, split
+from rxbatches._rx.backpressure import Demand, DemandScheduler, split
 from tests.operators.rxtest import kinds, on_completed, on_error, on_next, values
 
 _TState = TypeVar("_TState")

@@ -8,8 +8,8 @@ from typing import Any
 from reactivex import operators as ops
 
 from rxbatches import BatchService, BatchSubmitted, ResultReceived
-from rxbatches._body import FileBody
-from rxbatches._validation import encode_create_body
+from rxbatches._base.body import FileBody
+from rxbatches._base.validation import encode_create_body
 from rxbatches.emulator import Emulator, Fault
 from tests.client.helpers import make_requests, outcome
 

@@ -22,7 +22,7 @@ from rxbatches import (
     RateLimitError,
     RequestOptions,
 )
-from rxbatches._retry import MAX_RETRY_AFTER, retry_delay, should_retry_status
+from rxbatches._transport.retry import MAX_RETRY_AFTER, retry_delay, should_retry_status
 from rxbatches.emulator import Emulator, Fault
 from tests.conftest import API_KEY
 

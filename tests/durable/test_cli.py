@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from rxbatches._base.models import Request
 from rxbatches._cli._app import main
-from rxbatches._models import Request
 from rxbatches.emulator import EmulatorThread, Fail, default_responder
 from tests.conftest import API_KEY
 from tests.durable.helpers import id_counts, requests, write_jsonl

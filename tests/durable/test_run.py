@@ -22,7 +22,8 @@ from rxbatches import (
     ResultReceived,
     aiterate,
 )
-from rxbatches._models import Request
+from rxbatches._base.models import Request
+from rxbatches._service.batches import job_parts
 from rxbatches.emulator import Emulator, Fail, Fault, default_responder
 from tests.conftest import API_KEY
 from tests.durable.helpers import id_counts, requests
@@ -178,12 +179,17 @@ async def _intent_then_crash(path: Path, count: int) -> tuple[bytes, int]:
         return reserved[1], reserved[0].requests
 
 
+def raw_create(batches: BatchService) -> Any:
+    """The create of an already encoded body, as a job makes it."""
+    return job_parts(batches).raw.create_encoded
+
+
 async def test_a_batch_made_before_a_crash_is_adopted_not_made_again(
     emulator: Emulator, batches: BatchService, tmp_path: Path
 ) -> None:
     store = tmp_path / "job.db"
     body, count = await _intent_then_crash(store, 50)
-    made = [b async for b in aiterate(batches._create_encoded(body, None, count))]
+    made = [b async for b in aiterate(raw_create(batches)(body, None, count))]
     events = await _events(batches.run(requests(50), store=store, **FAST))
     assert emulator.batch_ids() == [made[0].id]
     submitted = [e for e in events if isinstance(e, BatchSubmitted)]
@@ -206,7 +212,7 @@ async def test_several_candidates_stop_the_job_naming_them(
 ) -> None:
     store = tmp_path / "job.db"
     body, count = await _intent_then_crash(store, 50)
-    ids = [(await _events_of(batches._create_encoded(body, None, count)))[0].id for _ in range(2)]
+    ids = [(await _events_of(raw_create(batches)(body, None, count)))[0].id for _ in range(2)]
     with pytest.raises(JobStoreError) as caught:
         await _events(batches.run(requests(50), store=store, **FAST))
     assert all(batch_id in str(caught.value) for batch_id in ids)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from rxbatches import CreateValidationError
-from rxbatches._store import SCHEMA_VERSION, JobStore, JobStoreError
+from rxbatches._jobs.store import SCHEMA_VERSION, JobStore, JobStoreError
 from tests.durable.helpers import requests
 
 

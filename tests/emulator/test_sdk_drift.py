@@ -61,7 +61,7 @@ from rxbatches import (
     ToolUseBlock,
     Usage,
 )
-from rxbatches._models import WireModel
+from rxbatches._base.models import WireModel
 from rxbatches.emulator import EmulatorThread, Fail, ManualClock, Succeed, default_responder
 
 from ._wire import WireClient, WireResponse, simple_request
@@ -229,7 +229,7 @@ def test_todays_fields_are_typed_as_the_sdk_types_them() -> None:
 
 
 def test_result_and_block_types_are_the_sdk_ones() -> None:
-    from rxbatches._models import _KNOWN_BLOCKS, _KNOWN_RESULTS
+    from rxbatches._base.models import _KNOWN_BLOCKS, _KNOWN_RESULTS
 
     assert set(SDK_RESULTS) == _KNOWN_RESULTS
     assert set(SDK_BLOCKS) == _KNOWN_BLOCKS | LEFT_TO_THE_FALLBACK, (

@@ -8,7 +8,7 @@ from rxbatches.emulator import ManualClock
 
 
 class VirtualClock:
-    """A :class:`rxbatches._clock.Clock` whose time moves only when it is slept on.
+    """A :class:`rxbatches._base.clock.Clock` whose time moves only when it is slept on.
 
     Each ``sleep`` is recorded in :attr:`sleeps` and returns at once, after moving this
     clock (and the emulator's ``ManualClock`` it drives, if any) forward by that much:

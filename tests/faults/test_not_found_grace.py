@@ -25,7 +25,7 @@ from rxbatches import (
     RequestOptions,
 )
 from rxbatches._cli import main
-from rxbatches._grace import CreatedBatches, grace_delay
+from rxbatches._service.grace import CreatedBatches, grace_delay
 from rxbatches.emulator import Emulator, EmulatorThread, ManualClock
 from tests.client.helpers import Collector, make_requests, outcome
 from tests.conftest import API_KEY

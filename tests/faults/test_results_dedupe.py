@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from rxbatches import BatchService
-from rxbatches._results import _Delivered, _dict_ids, _IdSet
+from rxbatches._service.results import _Delivered, _dict_ids, _IdSet
 from rxbatches.emulator import Emulator, Fault
 from tests.client.helpers import outcome
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import pytest
 
 from rxbatches import Client, MessageBatch, NotFoundError, RequestOptions
-from rxbatches._grace import CreatedBatches, GraceWindow
-from rxbatches._operations import retrieve, watch
+from rxbatches._service.grace import CreatedBatches, GraceWindow
+from rxbatches._service.operations import retrieve, watch
 from rxbatches.emulator import Emulator, ManualClock
 from tests.client.helpers import make_requests
 from tests.conftest import API_KEY

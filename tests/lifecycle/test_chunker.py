@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rxbatches import CreateValidationError
-from rxbatches._jobs import Chunk, Chunker
-from rxbatches._validation import encode_create_body, parse_create_body
+from rxbatches._base.validation import encode_create_body, parse_create_body
+from rxbatches._jobs.input import Chunk, Chunker
 from tests.client.helpers import make_requests
 from tests.strategies import create_request_lists
 

@@ -22,7 +22,7 @@ from rxbatches import (
     Request,
     ResultReceived,
 )
-from rxbatches._validation import encode_create_body
+from rxbatches._base.validation import encode_create_body
 from rxbatches.emulator import Emulator
 from tests.client.helpers import make_requests
 

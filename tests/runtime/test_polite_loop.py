@@ -20,7 +20,7 @@ from reactivex import Observable
 from reactivex import operators as ops
 
 from rxbatches import BatchSubmitted, Client, CreateValidationError, JobEvent, ResultReceived
-from rxbatches._body import FileBody
+from rxbatches._base.body import FileBody
 from rxbatches.emulator import Emulator
 from tests.client.helpers import Collector, make_requests, outcome
 from tests.conftest import API_KEY

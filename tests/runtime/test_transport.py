@@ -13,7 +13,7 @@ from reactivex import Observable
 from reactivex import operators as ops
 
 from rxbatches import NO_TIMEOUT, Client, ClientOptions, RequestOptions
-from rxbatches._options import env_proxy
+from rxbatches._base.options import env_proxy
 from rxbatches.emulator import Emulator, Fault
 from tests.client.helpers import result_line
 from tests.conftest import API_KEY

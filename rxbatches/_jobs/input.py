@@ -1,7 +1,7 @@
 """Splitting a job's requests into batches: lazily, by count and by serialised size.
 
 A job is any iterable of requests, however long. :class:`Chunker` reads it one request
-at a time, checks each with the shared create rules (:mod:`rxbatches._validation`) as it
+at a time, checks each with the shared create rules (:mod:`rxbatches._base.validation`) as it
 streams past, checks ``custom_id`` uniqueness across the whole job, serialises each
 request once, and closes a batch body before it would exceed either limit. Each body is
 written, a request at a time, into a spooled temporary file (in memory up to 1 MiB, on
@@ -10,7 +10,7 @@ the request read ahead (so the last batch is known as such), never a whole body 
 job.
 
 Reading the input, checking and spooling are blocking: :meth:`Chunker.next_chunk` is
-called in a worker thread (:mod:`rxbatches._offload`), never on an event loop.
+called in a worker thread (:mod:`rxbatches._base.offload`), never on an event loop.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from ._body import FileBody
-from ._errors import CreateValidationError
-from ._models import Request
-from ._validation import MAX_BODY_BYTES, MAX_REQUESTS, validate_requests
+from .._base.body import FileBody
+from .._base.errors import CreateValidationError
+from .._base.models import Request
+from .._base.validation import MAX_BODY_BYTES, MAX_REQUESTS, validate_requests
 
 __all__ = ["Chunk", "Chunker", "check_job_limits", "read_requests_jsonl"]
 

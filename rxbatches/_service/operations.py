@@ -1,8 +1,8 @@
 """The batch operations as coroutines and async generators of raw responses.
 
-Each operation is written once, here (results downloads in :mod:`rxbatches._results`),
-on the HTTP layer; :mod:`rxbatches._raw_ops` turns them into Observables (through the
-bridge) and :mod:`rxbatches._batches` builds the typed methods on top.
+Each operation is written once, here (results downloads in :mod:`rxbatches._service.results`),
+on the HTTP layer; :mod:`rxbatches._service.observables` turns them into Observables (through the
+bridge) and :mod:`rxbatches._service.batches` builds the typed methods on top.
 Every function validates its input before anything is sent, so a bad id or request
 list fails the subscription without a request.
 """
@@ -16,21 +16,21 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, I
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from ._body import FileBody
-from ._clock import SYSTEM_CLOCK, Clock
-from ._errors import APIResponseValidationError, CreateValidationError, NotFoundError
-from ._grace import CreatedBatches, GraceWindow, until_found
-from ._http import HTTPClient
-from ._models import (
+from .._base.body import FileBody
+from .._base.clock import SYSTEM_CLOCK, Clock
+from .._base.errors import APIResponseValidationError, CreateValidationError, NotFoundError
+from .._base.models import (
     DeletedMessageBatch,
     MessageBatch,
     MessageBatchPage,
     Request,
 )
-from ._offload import off_loop
-from ._options import EffectiveOptions, check_not_found_grace
-from ._response import RawResponse, model_parser
-from ._validation import spool_create_body
+from .._base.offload import off_loop
+from .._base.options import EffectiveOptions, check_not_found_grace
+from .._base.validation import spool_create_body
+from .._transport.http import HTTPClient
+from .._transport.response import RawResponse, model_parser
+from .grace import CreatedBatches, GraceWindow, until_found
 
 __all__ = [
     "BATCHES_PATH",
@@ -114,7 +114,7 @@ async def create_encoded(
 ) -> RawResponse[MessageBatch]:
     """POST a create body that was already checked and encoded (by a job's splitter).
 
-    A :class:`~rxbatches._body.FileBody` is streamed from its file, and closed at the
+    A :class:`~rxbatches._base.body.FileBody` is streamed from its file, and closed at the
     end, all in a worker thread.
     """
     try:

@@ -1,9 +1,9 @@
 """The batch operations of one client as cold Observables, over the bridge.
 
 :class:`RawOperations` binds the coroutines and async generators of
-:mod:`rxbatches._operations` and :mod:`rxbatches._results` to one client's HTTP layer,
-options and created-batch memory, and turns them into cold Observables through the
-bridge. Each operation is written once here, as an Observable of
+:mod:`rxbatches._service.operations` and :mod:`rxbatches._service.results` to one
+client's HTTP layer, options and created-batch memory, and turns them into cold
+Observables through the bridge. Each operation is written once here, as an Observable of
 :class:`~rxbatches.RawResponse`; :class:`~rxbatches.BatchService` maps ``parse()`` over
 those and :class:`~rxbatches.BatchServiceWithRawResponse` hands them out as they are.
 The listing and results item streams are here too: they skip the per-item Observable
@@ -19,21 +19,21 @@ from typing import Any, TypeVar
 from reactivex import Observable
 from reactivex import operators as ops
 
-from . import _operations as op
-from . import _results as rs
-from ._body import FileBody
-from ._bridge import Bridge
-from ._grace import CreatedBatches, until_found_stream
-from ._http import HTTPClient
-from ._models import (
+from .._base.body import FileBody
+from .._base.models import (
     DeletedMessageBatch,
     MessageBatch,
     MessageBatchIndividualResponse,
     MessageBatchPage,
     Request,
 )
-from ._options import EffectiveOptions, RequestOptions
-from ._response import RawResponse
+from .._base.options import EffectiveOptions, RequestOptions
+from .._rx.bridge import Bridge
+from .._transport.http import HTTPClient
+from .._transport.response import RawResponse
+from . import operations as op
+from . import results as rs
+from .grace import CreatedBatches, until_found_stream
 
 __all__ = ["RawOperations", "parse"]
 
@@ -84,7 +84,7 @@ class RawOperations:
         request_count: int | None = None,
     ) -> Observable[MessageBatch]:
         """``subscribe ──(batch)|``: a create of a body already checked and encoded."""
-        # For rxbatches._lifecycle: a job checks and encodes each batch's body itself.
+        # For rxbatches._jobs.lifecycle: a job checks and encodes each batch's body itself.
         http, eff = self._http, self.options(options)
         return self._bridge.from_coroutine(
             lambda: op.create_encoded(http, body, eff, request_count, self._created)

@@ -2,10 +2,10 @@
 
 It owns one ``aiohttp.ClientSession`` per event loop (a session belongs to the loop it
 was created on), builds the headers, applies per-read timeouts, retries with backoff
-as the official SDKs do, and turns every failure into an error of :mod:`rxbatches._errors`
+as the official SDKs do, and turns every failure into an error of :mod:`rxbatches._base.errors`
 (raw aiohttp exceptions never leave this module).
 
-Retries follow :mod:`rxbatches._retry` (``max_retries`` after the first attempt, 2 by
+Retries follow :mod:`rxbatches._transport.retry` (``max_retries`` after the first attempt, 2 by
 default; a create is only retried when nothing can have been created, and a create
 that fails in a way that leaves it unknown whether a batch was made ends in
 :class:`~rxbatches.CreateOutcomeUnknownError`). aiohttp itself
@@ -30,12 +30,12 @@ from typing import TypeVar
 
 import aiohttp
 
-from ._body import FileBody
-from ._errors import APIConnectionError, APIError, APITimeoutError, CreateOutcomeUnknownError
-from ._options import ClientOptions, EffectiveOptions
-from ._response import RawResponse, scrub, status_error
-from ._retry import CREATE_SAFE_STATUSES, retry_delay, should_retry_status
-from ._runtime import Runtime, Runtimes, closed_error
+from .._base.body import FileBody
+from .._base.errors import APIConnectionError, APIError, APITimeoutError, CreateOutcomeUnknownError
+from .._base.options import ClientOptions, EffectiveOptions
+from .._rx.runtime import Runtime, Runtimes, closed_error
+from .response import RawResponse, scrub, status_error
+from .retry import CREATE_SAFE_STATUSES, retry_delay, should_retry_status
 
 __all__ = ["ANTHROPIC_VERSION", "USER_AGENT", "ConnectorFactory", "HTTPClient", "StreamResponse"]
 
@@ -166,7 +166,7 @@ class HTTPClient:
     """Sends API requests on whichever event loop calls it, one session per loop.
 
     Each loop's session is made on first use and kept by the client's runtime of that
-    loop (:mod:`rxbatches._runtime`), which closes it with the client, or with the
+    loop (:mod:`rxbatches._rx.runtime`), which closes it with the client, or with the
     loop when ``asyncio.run`` shuts it down. A request that fails because the client
     was closed under it ends in :class:`~rxbatches.ClientClosedError`, never retried.
     """

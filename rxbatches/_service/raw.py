@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reactivex import Observable
 
-from ._models import (
+from .._base.models import (
     DeletedMessageBatch,
     MessageBatch,
     MessageBatchIndividualResponse,
     MessageBatchPage,
     Request,
 )
-from ._options import RequestOptions
-from ._response import RawResponse
-
-if TYPE_CHECKING:
-    from ._batches import BatchService
+from .._base.options import RequestOptions
+from .._transport.response import RawResponse
+from .observables import RawOperations
 
 __all__ = ["BatchServiceWithRawResponse"]
 
@@ -48,8 +46,8 @@ class BatchServiceWithRawResponse:
         >>> raw.request_id, raw.parse().processing_status
     """
 
-    def __init__(self, service: BatchService) -> None:
-        self._raw = service._raw
+    def __init__(self, raw: RawOperations) -> None:
+        self._raw = raw
 
     def create(
         self,

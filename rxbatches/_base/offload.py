@@ -36,6 +36,6 @@ async def off_loop(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> 
     """Run ``fn(*args, **kwargs)`` in a worker thread and await its result on this loop.
 
     Cancelling the awaiting task does not stop ``fn``: work that can be long checks a
-    flag of its own (see :meth:`rxbatches._jobs.Chunker.close`).
+    flag of its own (see :meth:`rxbatches._jobs.input.Chunker.close`).
     """
     return await asyncio.to_thread(fn, *args, **kwargs)

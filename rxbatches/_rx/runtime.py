@@ -29,8 +29,8 @@ from reactivex import abc
 from reactivex.scheduler import ImmediateScheduler, TrampolineScheduler
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
-from ._backpressure import Demand
-from ._errors import APIConnectionError, ClientClosedError
+from .._base.errors import APIConnectionError, ClientClosedError
+from .backpressure import Demand
 
 __all__ = ["Runtime", "Runtimes", "Session", "Subscription", "closed_error"]
 

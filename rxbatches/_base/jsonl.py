@@ -26,7 +26,7 @@ from typing import Any, Generic, TypeVar, cast
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import from_json
 
-from ._errors import ResultLineError
+from .errors import ResultLineError
 
 __all__ = ["JsonlDecoder", "JsonlDictDecoder", "LineSplitter", "ResultLineError"]
 
@@ -257,7 +257,7 @@ class JsonlDictDecoder(JsonlDecoder[dict[str, Any]]):
     line is only checked to be a JSON object: about 1.5 times the lines per second of
     validating :class:`~rxbatches.MessageBatchIndividualResponse` models
     (``bench/jsonl_micro.py``). The ``fast`` extra's msgspec decoder
-    (:class:`rxbatches._fastjson.MsgspecDictDecoder`) is faster again.
+    (:class:`rxbatches._base.fastjson.MsgspecDictDecoder`) is faster again.
 
     Example:
         >>> JsonlDictDecoder().feed(b'{"custom_id": "a", "result": {"type": "expired"}}\n')

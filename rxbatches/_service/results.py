@@ -1,6 +1,6 @@
 """Results downloads: decoded slice by slice, resumed when the connection is lost mid-way.
 
-Part of the operations of :mod:`rxbatches._operations`, kept apart for the resume logic.
+Part of the operations of :mod:`rxbatches._service.operations`, kept apart for the resume logic.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from operator import attrgetter, itemgetter, rshift
 from typing import Any, Generic, TypeVar
 
-from ._errors import APIConnectionError, ResultLineError
-from ._fastjson import dict_decoder
-from ._http import HTTPClient, StreamResponse
-from ._jsonl import JsonlDecoder
-from ._models import MessageBatchIndividualResponse
-from ._operations import batch_path
-from ._options import EffectiveOptions
-from ._response import RawResponse, scrub
+from .._base.errors import APIConnectionError, ResultLineError
+from .._base.fastjson import dict_decoder
+from .._base.jsonl import JsonlDecoder
+from .._base.models import MessageBatchIndividualResponse
+from .._base.options import EffectiveOptions
+from .._transport.http import HTTPClient, StreamResponse
+from .._transport.response import RawResponse, scrub
+from .operations import batch_path
 
 __all__ = [
     "DECODE_SLICE",

@@ -1,6 +1,6 @@
 """Durable jobs: ``batches.run(requests, store="job.db")``, resumable after any interruption.
 
-The job's whole state lives in a :class:`~rxbatches._store.JobStore`; this module drives
+The job's whole state lives in a :class:`~rxbatches._jobs.store.JobStore`; this module drives
 it with the service's own primitives (create, list, watch, results), one step at a time,
 recording each step before taking the next:
 
@@ -28,22 +28,20 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from os import PathLike
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from reactivex import Observable
 
-from ._async_iter import aiterate
-from ._errors import CreateOutcomeUnknownError
-from ._events import BatchSnapshot, BatchSubmitted, JobEvent, JobProgressed, ResultReceived
-from ._jobs import check_job_limits
-from ._models import MessageBatch, MessageBatchIndividualResponse, Request
-from ._operations import check_interval
-from ._options import RequestOptions
-from ._store import Intent, JobStore, JobStoreError, StoredBatch
-from .operators._combine_progress import JobProgress
-
-if TYPE_CHECKING:
-    from ._batches import BatchService
+from .._base.errors import CreateOutcomeUnknownError
+from .._base.models import MessageBatch, MessageBatchIndividualResponse, Request
+from .._base.options import RequestOptions
+from .._rx.async_iter import aiterate
+from .._service.batches import JobParts
+from .._service.operations import check_interval
+from .events import BatchSnapshot, BatchSubmitted, JobEvent, JobProgressed, ResultReceived
+from .input import check_job_limits
+from .progress import JobProgress
+from .store import Intent, JobStore, JobStoreError, StoredBatch
 
 __all__ = ["ADOPT_SKEW", "DEFAULT_RETRY_ERRORED", "run_durable"]
 
@@ -76,7 +74,7 @@ class _Settings:
 
 
 def run_durable(
-    service: BatchService,
+    parts: JobParts,
     requests: Iterable[Request | Mapping[str, Any]] | None,
     store: str | PathLike[str] | JobStore,
     *,
@@ -93,7 +91,7 @@ def run_durable(
     """The Observable of ``BatchService.run(requests, store=...)`` (see there).
 
     Args:
-        service: The batch service.
+        parts: The service's parts the job runs on.
         requests: The job's requests (``None``: only what the store holds).
         store: The store's path, or an open :class:`JobStore` (left open).
         interval: Seconds between polls of each batch.
@@ -137,9 +135,9 @@ def run_durable(
     )
 
     def events() -> AsyncIterator[JobEvent]:
-        return _Job(service, settings, store).run(requests)
+        return _Job(parts, settings, store).run(requests)
 
-    return service._bridge.from_async_iterable(events)
+    return parts.bridge.from_async_iterable(events)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,9 +174,10 @@ class _Job:
     """One run of a durable job (one subscription)."""
 
     def __init__(
-        self, service: BatchService, settings: _Settings, store: str | PathLike[str] | JobStore
+        self, parts: JobParts, settings: _Settings, store: str | PathLike[str] | JobStore
     ) -> None:
-        self._service = service
+        self._service = parts.operations
+        self._raw = parts.raw
         self._s = settings
         self._store_arg = store
         self._store: JobStore | None = None
@@ -293,9 +292,7 @@ class _Job:
             return None
         intent, body = reserved
         try:
-            batch = await _first(
-                self._service._create_encoded(body, self._s.options, intent.requests)
-            )
+            batch = await _first(self._raw.create_encoded(body, self._s.options, intent.requests))
         except CreateOutcomeUnknownError:
             raise  # the intent stays: the next run finds the batch, if it was made
         except Exception:

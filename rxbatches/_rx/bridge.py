@@ -21,7 +21,7 @@ that runs a loop (a notebook cell) the work goes to the background loop instead 
 deadlocking the blocked one.
 
 Each subscription is started through the client's runtime of that loop
-(:mod:`rxbatches._runtime`), so that ``close()`` ends it with exactly one terminal
+(:mod:`rxbatches._rx.runtime`), so that ``close()`` ends it with exactly one terminal
 notification, and a subscription made after ``close()`` fails at once with
 :class:`~rxbatches.ClientClosedError`.
 """
@@ -35,10 +35,10 @@ from typing import Any, TypeVar
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
-from ._backpressure import Demand, split
-from ._errors import APIConnectionError, ClientClosedError
-from ._observable import create
-from ._runtime import Runtimes, Subscription, closed_error
+from .._base.errors import APIConnectionError, ClientClosedError
+from .backpressure import Demand, split
+from .observable import create
+from .runtime import Runtimes, Subscription, closed_error
 
 __all__ = ["Bridge"]
 

@@ -4,7 +4,7 @@ The client runs them before sending anything, so a bad request fails fast with a
 that names the request index, the field and the rule; the emulator runs the very same
 function on the bodies it receives, so both sides agree on what is valid.
 
-Requests are checked and encoded a slice at a time (:data:`~rxbatches._offload.SLICE`
+Requests are checked and encoded a slice at a time (:data:`~rxbatches._base.offload.SLICE`
 requests per pydantic call): run in a worker thread, the work then hands the GIL back to
 the event loop between slices instead of holding it for seconds, and a create body is
 spooled to a file (:func:`spool_create_body`) without ever holding every request's model
@@ -21,10 +21,10 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from ._body import FileBody
-from ._errors import CreateValidationError
-from ._models import Request
-from ._offload import SLICE
+from .body import FileBody
+from .errors import CreateValidationError
+from .models import Request
+from .offload import SLICE
 
 __all__ = [
     "CUSTOM_ID_PATTERN",
@@ -211,7 +211,7 @@ def spool_create_body(
 ) -> FileBody | None:
     """Validate the requests and write the create body to a spooled :class:`FileBody`.
 
-    Blocking and CPU-heavy: meant for a worker thread (see :mod:`rxbatches._offload`).
+    Blocking and CPU-heavy: meant for a worker thread (see :mod:`rxbatches._base.offload`).
     The body goes to the file a slice at a time, so neither the whole body nor every
     request's model is ever held in memory.
 

@@ -35,10 +35,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ._errors import CreateValidationError, RxBatchesError
-from ._models import Request
-from ._prices import PRICES_AS_OF, ModelPrice, Usage4, estimate_cost
-from ._validation import validate_requests
+from .._base.errors import CreateValidationError, RxBatchesError
+from .._base.models import Request
+from .._base.validation import validate_requests
+from .prices import PRICES_AS_OF, ModelPrice, Usage4, estimate_cost
 
 __all__ = [
     "FINAL_STATES",

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from reactivex import Observable
 
-from ._backpressure import DEFAULT_MAX_PENDING, Demand, DemandScheduler, check_max_pending
+from .backpressure import DEFAULT_MAX_PENDING, Demand, DemandScheduler, check_max_pending
 
 __all__ = ["aiterate"]
 

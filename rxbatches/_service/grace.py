@@ -6,7 +6,7 @@ operation on one of them that gets a 404 less than ``not_found_grace`` seconds a
 the create asks again (0.1 s, then twice as long each time, at most 1 s apart) until
 that window ends, then reports the 404. A 404 about any other id is reported at once:
 asking again would only delay the error of a mistyped id. ``watch`` has its own,
-wider rule (see :func:`rxbatches._operations.watch`).
+wider rule (see :func:`rxbatches._service.operations.watch`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TypeVar
 
-from ._clock import SYSTEM_CLOCK, Clock
-from ._errors import NotFoundError
+from .._base.clock import SYSTEM_CLOCK, Clock
+from .._base.errors import NotFoundError
 
 __all__ = [
     "MAX_REMEMBERED",
@@ -119,7 +119,7 @@ class GraceWindow:
 
     The one mechanism behind every "ask again on a 404 for a while": after a create of
     this client (:meth:`after_create`), or from the start of a watch (:meth:`from_now`).
-    It reads the time and waits on its :class:`~rxbatches._clock.Clock` only.
+    It reads the time and waits on its :class:`~rxbatches._base.clock.Clock` only.
     """
 
     def __init__(

@@ -10,7 +10,7 @@ import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 
-from ._offload import off_loop
+from .offload import off_loop
 
 __all__ = ["FileBody"]
 

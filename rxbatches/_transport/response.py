@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ._errors import APIResponseValidationError, APIStatusError, Headers, status_error_class
+from .._base.errors import APIResponseValidationError, APIStatusError, Headers, status_error_class
 
 __all__ = ["RawResponse", "decode_body", "model_parser", "scrub", "status_error"]
 

@@ -18,7 +18,7 @@ from typing import Any, Generic, Literal, TypeAlias, TypeVar
 
 from reactivex import Observable
 
-from ._backpressure import DEFAULT_MAX_PENDING, Demand, DemandScheduler, check_max_pending
+from .backpressure import DEFAULT_MAX_PENDING, Demand, DemandScheduler, check_max_pending
 
 __all__ = ["iterate", "to_list"]
 
@@ -32,7 +32,7 @@ class _Handoff(Generic[_T]):
 
     Every notification goes through here, counted by ``demand``: rxbatches' sources
     upstream wait (on their event loop, without blocking it) while ``max_pending``
-    items are queued and not taken (see :mod:`rxbatches._backpressure`).
+    items are queued and not taken (see :mod:`rxbatches._rx.backpressure`).
     """
 
     __slots__ = ("_queue", "demand")

@@ -3,31 +3,28 @@
 :func:`run_job` is what :meth:`BatchService.run <rxbatches.BatchService.run>` returns. It
 is composed from the service's own primitives: for each batch of the job, a create, then
 ``watch`` until it has ended, then ``results_streaming``; a few batches run at a time,
-and their events are merged into one stream (see :mod:`rxbatches._events`).
+and their events are merged into one stream (see :mod:`rxbatches._jobs.events`).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import reactivex
 from reactivex import Observable, abc
 from reactivex import operators as ops
 from reactivex.disposable import Disposable, SerialDisposable, SingleAssignmentDisposable
 
-from ._events import BatchSnapshot, BatchSubmitted, JobEvent, JobProgressed, ResultReceived
-from ._jobs import Chunk, Chunker, check_job_limits
-from ._models import MessageBatch, MessageBatchIndividualResponse, Request
-from ._offload import off_loop
-from ._operations import check_interval
-from ._options import RequestOptions
-from .operators._combine_progress import JobProgress
-from .operators._progress import BatchProgress
-
-if TYPE_CHECKING:
-    from ._batches import BatchService
+from .._base.models import MessageBatch, MessageBatchIndividualResponse, Request
+from .._base.offload import off_loop
+from .._base.options import RequestOptions
+from .._service.batches import JobParts
+from .._service.operations import check_interval
+from .events import BatchSnapshot, BatchSubmitted, JobEvent, JobProgressed, ResultReceived
+from .input import Chunk, Chunker, check_job_limits
+from .progress import BatchProgress, JobProgress
 
 __all__ = ["run_job"]
 
@@ -182,7 +179,7 @@ def _is_one_shot(requests: object) -> bool:
 
 
 def run_job(
-    service: BatchService,
+    parts: JobParts,
     requests: Iterable[Request | Mapping[str, Any]],
     *,
     interval: float,
@@ -197,6 +194,7 @@ def run_job(
     Raises:
         ValueError: Naming the argument, for an invalid limit or interval.
     """
+    service = parts.operations
     every = check_interval(interval)
     max_requests, max_body = check_job_limits(max_requests_per_batch, max_body_bytes)
     if (
@@ -232,7 +230,7 @@ def run_job(
 
         def lifecycle(chunk: Chunk) -> Observable[JobEvent]:
             def create(_: abc.SchedulerBase) -> Observable[MessageBatch]:
-                return service._create_encoded(chunk.take_body(), options, chunk.size)
+                return parts.raw.create_encoded(chunk.take_body(), options, chunk.size)
 
             def follow(batch: MessageBatch) -> Observable[JobEvent]:
                 def polled(snapshot: MessageBatch) -> list[JobEvent]:
@@ -250,7 +248,7 @@ def run_job(
             return reactivex.defer(create).pipe(ops.flat_map(follow))
 
         # Reading, checking and spooling a batch is blocking work: off the loop.
-        next_chunk = service._bridge.from_coroutine(lambda: off_loop(chunker.next_chunk))
+        next_chunk = parts.bridge.from_coroutine(lambda: off_loop(chunker.next_chunk))
 
         terminated = False
 

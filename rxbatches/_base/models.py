@@ -8,7 +8,7 @@ values this version does not know, and an unknown result or content block ``type
 parses into a fallback variant instead of failing a whole results stream.
 
 The create side (:class:`BatchCreateParams`, :class:`Request`, :class:`MessageCreateParams`)
-mirrors the request body; :mod:`rxbatches._validation` holds the checks the API applies.
+mirrors the request body; :mod:`rxbatches._base.validation` holds the checks the API applies.
 """
 
 from __future__ import annotations

@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeAlias
 
-from ._models import MessageBatch, MessageBatchIndividualResponse
+from .._base.models import MessageBatch, MessageBatchIndividualResponse
 
 if TYPE_CHECKING:
-    from .operators._combine_progress import JobProgress
+    from .progress import JobProgress
 
 __all__ = ["BatchSnapshot", "BatchSubmitted", "JobEvent", "JobProgressed", "ResultReceived"]
 

@@ -4,7 +4,7 @@ r"""The dict decoder of results lines on msgspec, when the ``fast`` extra is ins
 whole block of lines in one call, without cutting it into a bytes object per line
 first: about 2.3 us a line on the benchmark's results where pydantic_core takes 4.1
 (``bench/jsonl_micro.py``). :func:`dict_decoder` picks it when msgspec can be imported,
-and :class:`~rxbatches._jsonl.JsonlDictDecoder` otherwise; both give the same dicts, the
+and :class:`~rxbatches._base.jsonl.JsonlDictDecoder` otherwise; both give the same dicts, the
 same line numbers and the same errors.
 
 ``decode_lines`` reads a stream of JSON values separated by any whitespace, newlines
@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._jsonl import JsonlDecoder, JsonlDictDecoder
+from .jsonl import JsonlDecoder, JsonlDictDecoder
 
 try:
     import msgspec
@@ -41,7 +41,7 @@ def dict_decoder() -> JsonlDecoder[dict[str, Any]]:
 
 
 class MsgspecDictDecoder(JsonlDictDecoder):
-    r""":class:`~rxbatches._jsonl.JsonlDictDecoder` with blocks of lines parsed by msgspec.
+    r""":class:`~rxbatches._base.jsonl.JsonlDictDecoder` with blocks of lines parsed by msgspec.
 
     Same contract (dicts, blank lines, line numbers, errors); only faster on lines
     written the way the API writes them: one object per line, ``{`` first and ``}``
@@ -78,7 +78,7 @@ class MsgspecDictDecoder(JsonlDictDecoder):
 
         Raises:
             ResultLineError: A line was malformed (see
-                :meth:`~rxbatches._jsonl.JsonlDecoder.feed`).
+                :meth:`~rxbatches._base.jsonl.JsonlDecoder.feed`).
         """
         if self._error is not None:
             raise self._error

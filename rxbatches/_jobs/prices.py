@@ -1,4 +1,4 @@
-"""Batch prices per model, to estimate what a durable job cost (:mod:`rxbatches._durable`).
+"""Batch prices per model, to estimate what a durable job cost (:mod:`rxbatches._jobs.durable`).
 
 The table is dated: prices change, and an estimate says which table it used. Batch
 requests cost half the standard price; a prompt-cache write costs 1.25 times the input

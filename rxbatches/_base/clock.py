@@ -1,6 +1,6 @@
 """The one clock behind the service's timed waits: the real one, unless a test passes its own.
 
-``watch``'s interval and the 404 grace loops (:mod:`rxbatches._grace`) read the time
+``watch``'s interval and the 404 grace loops (:mod:`rxbatches._service.grace`) read the time
 and sleep only through a :class:`Clock`, never through ``time.monotonic`` or
 ``asyncio.sleep`` directly, so that their timing logic runs on virtual time in tests
 (each sleep recorded, none waited). The library itself only ever uses

@@ -1,0 +1,1 @@
+"""Jobs beyond one batch: input, splitting, lifecycle, events, and the durable job store."""

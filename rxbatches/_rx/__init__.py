@@ -1,0 +1,1 @@
+"""The reactive runtime: event loops, the Observable bridge, handoffs with backpressure."""

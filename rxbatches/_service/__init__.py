@@ -1,0 +1,1 @@
+"""The batch service: each Message Batches operation, written once, as Observables."""
