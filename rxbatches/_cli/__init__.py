@@ -1,8 +1,11 @@
-"""The ``rxbatches`` command line (private): built on the public API only.
+"""The ``rxbatches`` command line (private): built on the public API.
 
 ``_app`` builds the parser and maps failures to exit codes, ``_commands`` holds the
-client subcommands, ``_demo`` the demo, ``_progress`` the progress renderer, ``_run``
-the Ctrl-C-friendly blocking wait, ``_format`` what gets printed.
+client subcommands, ``_job`` the durable ``run`` and ``job`` commands (which also use the
+durable runner's CLI-only options, through ``rxbatches._jobs``), ``_demo`` the demo,
+``_progress`` the progress renderer, ``_run`` the Ctrl-C-friendly blocking wait,
+``_format`` what gets printed, ``_files`` the atomic writes and ``_not_found`` the 404
+grace across processes.
 """
 
 from ._app import build_parser, main
