@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, SupportsIndex, TypeVar
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rxbatches
@@ -27,6 +27,11 @@ from tests.strategies import individual_responses
 T = TypeVar("T")
 WS = b" \t\r"
 MIB = 2**20
+
+# Each example of these decodes a file under many chunkings: half the profile's examples
+# keeps each test well under 5 s on a loaded 2-core machine (the "thorough" profile still
+# runs 500).
+HEAVY = settings(max_examples=max(10, settings().max_examples // 2))
 
 
 def split_all(chunks: Iterable[bytes]) -> list[bytes]:
@@ -414,6 +419,7 @@ def _encode(payload: dict[str, Any], ascii_only: bool) -> bytes:
     return json.dumps(payload, ensure_ascii=ascii_only).encode()
 
 
+@HEAVY
 @given(st.data())
 def test_decoder_yields_the_same_models_for_any_chunking(data: st.DataObject) -> None:
     payloads = data.draw(st.lists(_RESPONSES, max_size=5))
@@ -437,6 +443,7 @@ _MALFORMED = st.sampled_from(
 )
 
 
+@HEAVY
 @given(st.data())
 def test_malformed_line_stops_decoding_at_the_same_place_for_any_chunking(
     data: st.DataObject,

@@ -156,7 +156,7 @@ def _check_watch_and_results(run: Run) -> None:
     assert snapshots[-1] == "ended 0 processing"  # watch completes right after `ended`
     assert all(line.endswith(" processing") for line in snapshots)
     assert results == [f"{r['custom_id']} succeeded" for r in REQUESTS]
-    assert run.emu.stats.results_completed == 1
+    run.emu.wait_for(lambda: run.emu.stats.results_completed == 1)
 
 
 def _prepare_listing(emu: EmulatorThread) -> None:

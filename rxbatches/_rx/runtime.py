@@ -468,7 +468,10 @@ def _serve(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
         if tasks:
             loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
         loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.run_until_complete(loop.shutdown_default_executor())
+        # At interpreter exit (a client never closed, stopped by its finalizer) no thread
+        # can be started to join the executor; its threads are ending anyway.
+        with contextlib.suppress(RuntimeError):
+            loop.run_until_complete(loop.shutdown_default_executor())
     finally:
         asyncio.set_event_loop(None)
         loop.close()

@@ -206,6 +206,10 @@ def build_app(service: Service) -> web.Application:
         if fault is not None and fault.kind == "reset":
             return await drop(request)
         if fault is not None and fault.kind == "status":
+            # Read the body first, as a server does before answering: on a kept-alive
+            # connection the rest of an unread body would be parsed as the next request
+            # (aiohttp 3.10's server does just that).
+            await request.release()
             return _fault_response(fault, request_id)
         _FAULT.set(fault)
         _check_auth(service, request)

@@ -203,16 +203,20 @@ class Emulator:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while not predicate():
+        while True:
+            # Taken before the predicate: a milestone passing while the predicate runs
+            # must not leave the wait on the one after it (or none) for the whole timeout.
+            milestone = self._store.next_change()
+            changed = self._changed
+            if predicate():
+                return
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise TimeoutError(f"emulator condition still false after {timeout} s")
             wake = remaining
-            milestone = self._store.next_change()
             if milestone is not None:
                 delay = self.clock.real_delay(milestone - self.clock.time())
-                wake = min(wake, delay + 0.001)
-            changed = self._changed
+                wake = min(wake, max(0.0, delay) + 0.001)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), wake)
 

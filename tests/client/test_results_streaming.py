@@ -31,7 +31,7 @@ async def test_results_are_fetched_directly_without_a_retrieve(
     assert [r.custom_id for r in results] == ["a", "b"]
     assert isinstance(results[0].result, MessageBatchExpiredResult)
     assert dict(emulator.stats.requests) == {"results": 1}
-    assert emulator.stats.results_completed == 1
+    await emulator.wait_for(lambda: emulator.stats.results_completed == 1)
 
 
 async def test_crlf_blank_lines_and_a_missing_final_newline_are_fine(

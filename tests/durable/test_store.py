@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ def _line(
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "job.db"
     JobStore.open(path).close()
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db, db:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(JobStoreError, match="newer rxbatches"):
         JobStore.open(path)
@@ -56,7 +57,7 @@ def test_a_second_driver_is_refused_until_the_first_closes(tmp_path: Path) -> No
 
 def test_another_sqlite_file_or_no_file_is_refused(tmp_path: Path) -> None:
     other = tmp_path / "other.db"
-    with sqlite3.connect(other) as db:
+    with closing(sqlite3.connect(other)) as db, db:
         db.execute("CREATE TABLE t (x)")
     with pytest.raises(JobStoreError, match="not a job store"):
         JobStore.open(other)

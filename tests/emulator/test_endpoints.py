@@ -170,7 +170,7 @@ async def test_results_are_streamed_in_chunks_of_the_configured_size() -> None:
         data = b"".join(chunks)
         assert len(data.splitlines()) == 50
         assert len(chunks) > 1
-        assert emu.stats.results_completed == 1
+        await emu.wait_for(lambda: emu.stats.results_completed == 1)
 
 
 async def test_list_is_newest_first_with_cursors(msession: aiohttp.ClientSession) -> None:
