@@ -36,26 +36,11 @@ __all__ = ["BatchOperations", "JobParts", "job_parts"]
 
 
 class BatchOperations:
-    """``client.messages.batches``: the Message Batches API as cold Observables.
+    """Every single Message Batches operation as a cold Observable, typed.
 
-    Every method returns at once, without sending anything; each subscription sends its
-    own request (so ``ops.retry(n)`` re-issues it), and disposing a subscription aborts
-    its request. Errors arrive in ``on_error`` as the typed errors of
-    :mod:`rxbatches` (bad input too: nothing is raised out of a method or of
-    ``subscribe``, except for an invalid ``interval`` or ``options``).
-
-    Items arrive on the event loop of the subscribing thread when it runs one (inside
-    asyncio), else on the client's background loop thread; use
-    ``ops.observe_on(scheduler)`` to move them to a UI thread.
-
-    Every method takes a keyword-only ``options: RequestOptions`` overriding the
-    timeout, retries, headers, query or ``not_found_grace`` of that call.
-
-    A batch the API does not show yet just after this client created it answers 404
-    for a moment: ``retrieve``, ``cancel``, ``delete`` and ``results_streaming`` ask
-    again about it (0.1 s, 0.2 s, 0.4 s... at most 1 s apart) until ``not_found_grace``
-    seconds (2 by default) have passed since its create, then report the 404. A 404
-    about a batch this client did not create is reported at once.
+    The base of :class:`~rxbatches.BatchService` (which adds ``run``, a whole job, from
+    the layer above), whose docstring says how these behave: cold, aborted on dispose,
+    errors in ``on_error``, per-call ``options``, and the 404 grace after a create.
     """
 
     def __init__(
