@@ -278,10 +278,21 @@ class _Job:
             stop.set()
             for task in tasks:
                 task.cancel()
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
-            if owned and self._store is not None:
-                await self._call(self._store.close)
+            try:
+                if tasks:
+                    await asyncio.gather(*tasks, return_exceptions=True)
+            finally:
+                if owned and self._store is not None:
+                    await self._close(self._store)
+
+    async def _close(self, store: JobStore) -> None:
+        # A dispose cancels the run, then the client's close cancels it again while this
+        # cleanup awaits: closed here and now then, or the store's lock stays held.
+        try:
+            await self._call(store.close)
+        except asyncio.CancelledError:
+            store.close()
+            raise
 
     # ------------------------------------------------------------------ steps
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -24,7 +25,7 @@ from rxbatches import (
 )
 from rxbatches._base.models import Request
 from rxbatches._service.batches import job_parts
-from rxbatches.emulator import Emulator, Fail, Fault, default_responder
+from rxbatches.emulator import Emulator, EmulatorThread, Fail, Fault, default_responder
 from tests.conftest import API_KEY
 from tests.durable.helpers import id_counts, requests
 
@@ -257,3 +258,28 @@ async def test_a_resumed_job_gives_the_events_of_an_uninterrupted_one(tmp_path: 
     assert resumed_last.progress.ended
     assert resumed_last.progress.batches == resumed_batches
     assert whole_last.progress.batches == whole_batches
+
+
+def test_a_run_disposed_then_its_client_closed_releases_the_store(tmp_path: Path) -> None:
+    # The dispose cancels the run, the client's close cancels it again mid-cleanup: the
+    # store must be closed all the same, or this process can never open it again.
+    path = tmp_path / "job.db"
+    with EmulatorThread(request_latency=0.1, concurrency=1) as emu:
+        with Client(api_key=API_KEY, base_url=emu.base_url) as client:
+            job = client.messages.batches.run(
+                requests(20), store=path, interval=30, max_requests_per_batch=10
+            )
+            both = threading.Event()
+            made: list[BatchSubmitted] = []
+
+            def on_next(event: JobEvent) -> None:
+                if isinstance(event, BatchSubmitted):
+                    made.append(event)
+                    if len(made) == 2:
+                        both.set()
+
+            subscription = job.subscribe(on_next)
+            assert both.wait(4.0)
+            subscription.dispose()
+        with JobStore.open(path) as store:  # the lock, at once (no wait)
+            assert len(store.summary().live_batches) == 2
