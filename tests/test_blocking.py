@@ -222,8 +222,13 @@ def test_leaving_the_loop_early_disposes_once() -> None:
 
 @pytest.mark.parametrize("bad", [-1, float("nan"), True, "1"])
 def test_a_bad_timeout_is_refused_by_the_call(bad: Any) -> None:
-    with pytest.raises(ValueError, match="timeout: must be None or a number >= 0"):
+    with pytest.raises(ValueError, match=r"^timeout: must be None or a number of seconds >= 0"):
         rxbatches.iterate(reactivex.of(1), timeout=bad)
+
+
+def test_no_timeout_waits_as_none_does() -> None:
+    # A deadline at infinity once overflowed the queue's wait (OverflowError).
+    assert rxbatches.to_list(reactivex.of(1, 2), timeout=rxbatches.NO_TIMEOUT) == [1, 2]
 
 
 def test_a_running_event_loop_is_refused_with_a_hint() -> None:

@@ -11,12 +11,23 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
+
+from .checks import (
+    check_api_key,
+    check_base_url,
+    check_bool,
+    check_headers,
+    check_int,
+    check_proxy,
+    check_query,
+    check_seconds,
+    without_credentials,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -28,7 +39,6 @@ __all__ = [
     "ClientOptions",
     "EffectiveOptions",
     "RequestOptions",
-    "check_not_found_grace",
 ]
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -48,72 +58,7 @@ NO_TIMEOUT = math.inf
 _PROXY_SCHEMES = ("http", "https")
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
-# RFC 9110 token characters: anything else (notably CR/LF) would let a value smuggle headers.
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization"})
-
-
-def _check_timeout(name: str, value: object, *, allow_none: bool) -> float | None:
-    if value is None:
-        if allow_none:
-            return None
-        raise ValueError(f"{name}: must be a number of seconds, not None")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{name}: must be a number of seconds, not {type(value).__name__}")
-    if math.isnan(value) or value <= 0:
-        raise ValueError(f"{name}: must be > 0 seconds, got {value!r}")
-    return float(value)
-
-
-def _check_retries(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name}: must be an int, not {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name}: must be >= 0, got {value!r}")
-    return value
-
-
-def check_not_found_grace(value: object) -> float:
-    """Check a 404 grace window.
-
-    Raises:
-        ValueError: Naming ``not_found_grace``, unless it is a finite number >= 0.
-    """
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not 0 <= value < float("inf")
-    ):
-        raise ValueError(f"not_found_grace: must be a number of seconds >= 0, got {value!r}")
-    return float(value)
-
-
-def _check_headers(name: str, value: Mapping[str, str] | None) -> Mapping[str, str]:
-    if not value:
-        return _EMPTY
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{name}: must be a mapping of str to str")
-    checked: dict[str, str] = {}
-    for key, item in value.items():
-        if not isinstance(key, str) or not _HEADER_NAME.fullmatch(key):
-            raise ValueError(f"{name}: {key!r} is not a valid header name")
-        if not isinstance(item, str) or "\r" in item or "\n" in item:
-            raise ValueError(f"{name}[{key!r}]: must be a str without CR or LF")
-        checked[key] = item
-    return MappingProxyType(checked)
-
-
-def _check_query(name: str, value: Mapping[str, str] | None) -> Mapping[str, str]:
-    if not value:
-        return _EMPTY
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{name}: must be a mapping of str to str")
-    for key, item in value.items():
-        if not isinstance(key, str) or not key:
-            raise ValueError(f"{name}: {key!r} is not a valid parameter name")
-        if not isinstance(item, str):
-            raise ValueError(f"{name}[{key!r}]: must be a str, not {type(item).__name__}")
-    return MappingProxyType(dict(value))
 
 
 def _redacted(headers: Mapping[str, str]) -> dict[str, str]:
@@ -156,13 +101,19 @@ class RequestOptions:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        set_(self, "timeout", _check_timeout("timeout", self.timeout, allow_none=True))
+        set_(
+            self, "timeout", check_seconds("timeout", self.timeout, allow_none=True, allow_inf=True)
+        )
         if self.max_retries is not None:
-            set_(self, "max_retries", _check_retries("max_retries", self.max_retries))
+            set_(self, "max_retries", check_int("max_retries", self.max_retries, at_least=0))
         if self.not_found_grace is not None:
-            set_(self, "not_found_grace", check_not_found_grace(self.not_found_grace))
-        set_(self, "extra_headers", _check_headers("extra_headers", self.extra_headers))
-        set_(self, "extra_query", _check_query("extra_query", self.extra_query))
+            set_(
+                self,
+                "not_found_grace",
+                check_seconds("not_found_grace", self.not_found_grace, allow_zero=True),
+            )
+        set_(self, "extra_headers", check_headers("extra_headers", self.extra_headers))
+        set_(self, "extra_query", check_query("extra_query", self.extra_query))
 
     def __repr__(self) -> str:
         return (
@@ -234,20 +185,23 @@ class ClientOptions:
         set_ = object.__setattr__
         if self.proxy is not None:
             set_(self, "proxy", check_proxy("proxy", self.proxy))
-        if not isinstance(self.api_key, str) or not self.api_key.strip():
-            raise ValueError("api_key: must be a non-empty str")
-        if any(c in self.api_key for c in "\r\n"):
-            raise ValueError("api_key: must not contain CR or LF")
-        set_(self, "base_url", _check_base_url(self.base_url))
-        set_(self, "timeout", _check_timeout("timeout", self.timeout, allow_none=True))
+        check_api_key("api_key", self.api_key)
+        set_(self, "base_url", check_base_url("base_url", self.base_url))
+        set_(
+            self, "timeout", check_seconds("timeout", self.timeout, allow_none=True, allow_inf=True)
+        )
         set_(
             self,
             "connect_timeout",
-            _check_timeout("connect_timeout", self.connect_timeout, allow_none=False),
+            check_seconds("connect_timeout", self.connect_timeout, allow_inf=True),
         )
-        set_(self, "max_retries", _check_retries("max_retries", self.max_retries))
-        set_(self, "default_headers", _check_headers("default_headers", self.default_headers))
-        set_(self, "not_found_grace", check_not_found_grace(self.not_found_grace))
+        set_(self, "max_retries", check_int("max_retries", self.max_retries, at_least=0))
+        set_(self, "default_headers", check_headers("default_headers", self.default_headers))
+        set_(
+            self,
+            "not_found_grace",
+            check_seconds("not_found_grace", self.not_found_grace, allow_zero=True),
+        )
 
     @classmethod
     def from_env(
@@ -277,9 +231,8 @@ class ClientOptions:
                 "api_key: no API key given; pass Client(api_key=...) or set ANTHROPIC_API_KEY"
             )
         url = base_url if base_url is not None else env.get("ANTHROPIC_BASE_URL") or None
-        url = _check_base_url(url or DEFAULT_BASE_URL)
-        if not isinstance(trust_env, bool):
-            raise ValueError(f"trust_env: must be a bool, not {type(trust_env).__name__}")
+        url = check_base_url("base_url", url or DEFAULT_BASE_URL)
+        check_bool("trust_env", trust_env)
         if proxy is None and trust_env:
             proxy = env_proxy(url, env)
         return cls(api_key=key, base_url=url, proxy=proxy, **kwargs)
@@ -291,7 +244,7 @@ class ClientOptions:
             f"max_retries={self.max_retries!r}, "
             f"default_headers={_redacted(self.default_headers)!r}, "
             f"not_found_grace={self.not_found_grace!r}"
-            + ("" if self.proxy is None else f", proxy={_without_credentials(self.proxy)!r}")
+            + ("" if self.proxy is None else f", proxy={without_credentials(self.proxy)!r}")
             + ")"
         )
 
@@ -324,48 +277,6 @@ class ClientOptions:
                 else self.not_found_grace
             ),
         )
-
-
-def _check_base_url(value: object) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError("base_url: must be a non-empty str")
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError as exc:
-        raise ValueError(f"base_url: {value!r} is not a valid URL ({exc})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"base_url: {value!r} must be an http:// or https:// URL with a host")
-    if parts.username or parts.password:
-        raise ValueError("base_url: must not contain credentials")
-    if parts.query or parts.fragment:
-        raise ValueError(f"base_url: {value!r} must not have a query or fragment")
-    return value.rstrip("/")
-
-
-def check_proxy(name: str, value: object) -> str:
-    """Check a proxy URL (``name`` is the argument or environment variable it came from).
-
-    Raises:
-        ValueError: Naming ``name``, unless ``value`` is an http:// or https:// URL with a
-            host (aiohttp speaks to no other kind of proxy: for SOCKS, pass a
-            ``connector_factory`` from a package such as aiohttp-socks).
-    """
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{name}: must be a non-empty str")
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError as exc:
-        raise ValueError(
-            f"{name}: {_without_credentials(value)!r} is not a valid URL ({exc})"
-        ) from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(
-            f"{name}: {_without_credentials(value)!r} must be an http:// or https:// proxy URL"
-            " with a host (for a SOCKS proxy, pass Client(connector_factory=...))"
-        )
-    return value
 
 
 def env_proxy(base_url: str, environ: Mapping[str, str]) -> str | None:
@@ -410,14 +321,3 @@ def _bypassed(host: str, port: int | None, no_proxy: str) -> bool:
         if host == entry_host or host.endswith("." + entry_host):
             return True
     return False
-
-
-def _without_credentials(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if parts.username is None and parts.password is None:
-        return url
-    netloc = parts.netloc.rpartition("@")[2]
-    return parts._replace(netloc=f"<credentials>@{netloc}").geturl()

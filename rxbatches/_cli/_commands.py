@@ -33,6 +33,7 @@ from ._format import counts_text, dumps, list_row, table
 from ._not_found import DEFAULT_GRACE, retry_not_found
 from ._run import drain
 from ._session import CommandError, Session
+from ._types import count, seconds, seconds_or_zero
 
 __all__ = ["COMMANDS", "read_requests"]
 
@@ -301,41 +302,11 @@ def _open_output(path: str | None) -> Iterator[TextIO]:
 # ----------------------------------------------------------------------- parsers
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
-    return value
-
-
-def _not_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, not {text}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
-    return value
-
-
 def _with_id(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("batch_id", metavar="ID", help="the batch id (msgbatch_...)")
     parser.add_argument(
         "--not-found-grace",
-        type=_not_negative,
+        type=seconds_or_zero("not_found_grace"),
         default=DEFAULT_GRACE,
         metavar="SECONDS",
         help="ask again for this long about a batch that answers 404 before anything"
@@ -360,7 +331,7 @@ def _create_args(parser: argparse.ArgumentParser) -> None:
 def _list_args(parser: argparse.ArgumentParser) -> None:
     how_many = parser.add_mutually_exclusive_group()
     how_many.add_argument(
-        "--limit", type=_count, default=20, help="how many batches (default %(default)s)"
+        "--limit", type=count("limit"), default=20, help="how many batches (default %(default)s)"
     )
     how_many.add_argument(
         "--all", action="store_true", help="every batch, fetching every page (no --limit)"
@@ -380,7 +351,7 @@ def _watch_args(parser: argparse.ArgumentParser) -> None:
     _with_id(parser)
     parser.add_argument(
         "--interval",
-        type=_positive,
+        type=seconds("interval"),
         default=5.0,
         metavar="SECONDS",
         help="seconds between polls (default %(default)s)",

@@ -26,29 +26,9 @@ from rxbatches._service.batches import job_parts
 from ._files import atomic_output, display_path
 from ._run import drain
 from ._session import Session
+from ._types import count, non_negative, seconds
 
 __all__ = ["add_job_parser", "add_run_arguments", "run_command"]
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text}")
-    return value
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,21 +42,21 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--batch-size",
-        type=_positive,
+        type=count("max_requests_per_batch", at_most=MAX_REQUESTS),
         default=MAX_REQUESTS,
         metavar="N",
         help="at most N requests per batch (default and most: %(default)s)",
     )
     parser.add_argument(
         "--interval",
-        type=_seconds,
+        type=seconds("interval"),
         default=5.0,
         metavar="SECONDS",
         help="seconds between polls of each batch (default %(default)s)",
     )
     parser.add_argument(
         "--retry-errored",
-        type=_non_negative,
+        type=non_negative("retry_errored"),
         default=DEFAULT_RETRY_ERRORED,
         metavar="N",
         help="resubmit a request that failed for a transient reason (or expired) up to N"
@@ -89,7 +69,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-concurrent",
-        type=_positive,
+        type=count("max_concurrent_batches"),
         default=2,
         metavar="N",
         help="batches in flight at once (default %(default)s)",

@@ -32,14 +32,15 @@ from typing import Any, TypeVar
 
 from reactivex import Observable
 
+from .._base.checks import check_int, check_seconds
 from .._base.errors import CreateOutcomeUnknownError
 from .._base.models import MessageBatch, MessageBatchIndividualResponse, Request
 from .._base.options import RequestOptions
+from .._base.validation import MAX_BODY_BYTES, MAX_REQUESTS
 from .._rx.async_iter import aiterate
 from .._service.batches import JobParts
-from .._service.operations import check_interval
 from .events import BatchSnapshot, BatchSubmitted, JobEvent, JobProgressed, ResultReceived
-from .input import check_job_limits
+from .input import MIN_BODY_BYTES
 from .progress import JobProgress
 from .store import Intent, JobStore, JobStoreError, StoredBatch
 
@@ -108,14 +109,15 @@ def run_durable(
     Raises:
         ValueError: For an invalid interval, limit or ``retry_errored``.
     """
-    every = check_interval(interval)
-    max_requests, max_body = check_job_limits(max_requests_per_batch, max_body_bytes)
-    for name, value, low in (
-        ("max_concurrent_batches", max_concurrent_batches, 1),
-        ("retry_errored", retry_errored, 0),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name}: must be an int >= {low}, got {value!r}")
+    every = check_seconds("interval", interval)
+    max_requests = check_int(
+        "max_requests_per_batch", max_requests_per_batch, at_least=1, at_most=MAX_REQUESTS
+    )
+    max_body = check_int(
+        "max_body_bytes", max_body_bytes, at_least=MIN_BODY_BYTES, at_most=MAX_BODY_BYTES
+    )
+    check_int("max_concurrent_batches", max_concurrent_batches, at_least=1)
+    check_int("retry_errored", retry_errored, at_least=0)
     if requests is not None and (
         isinstance(requests, str | bytes | Mapping) or not isinstance(requests, Iterable)
     ):

@@ -27,14 +27,16 @@ from pydantic import TypeAdapter
 from .._base.body import FileBody
 from .._base.errors import CreateValidationError
 from .._base.models import Request
-from .._base.validation import MAX_BODY_BYTES, MAX_REQUESTS, validate_requests
+from .._base.validation import validate_requests
 
-__all__ = ["Chunk", "Chunker", "check_job_limits", "read_requests_jsonl"]
+__all__ = ["MIN_BODY_BYTES", "Chunk", "Chunker", "read_requests_jsonl"]
 
 _REQUEST: TypeAdapter[Request] = TypeAdapter(Request)
 _OPEN = b'{"requests":['
 _CLOSE = b"]}"
 _ENVELOPE = len(_OPEN) + len(_CLOSE)
+MIN_BODY_BYTES = _ENVELOPE + 2
+"""The smallest ``max_body_bytes`` of a job: the envelope and a request's ``{}``."""
 _END: Any = object()
 
 
@@ -64,24 +66,6 @@ class Chunk:
         if body is None:
             raise RuntimeError(f"the body of batch {self.index} of the job was already sent")
         return body
-
-
-def check_job_limits(max_requests_per_batch: object, max_body_bytes: object) -> tuple[int, int]:
-    """Check the per-batch limits of a job.
-
-    Raises:
-        ValueError: Naming the argument, for a value that is not an int in range.
-    """
-    return (
-        _check_int("max_requests_per_batch", max_requests_per_batch, 1, MAX_REQUESTS),
-        _check_int("max_body_bytes", max_body_bytes, _ENVELOPE + 2, MAX_BODY_BYTES),
-    )
-
-
-def _check_int(name: str, value: object, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{name}: must be an int from {low:,} to {high:,}, got {value!r}")
-    return value
 
 
 def _at(exc: CreateValidationError, index: int) -> CreateValidationError:

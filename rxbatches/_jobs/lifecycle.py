@@ -17,13 +17,14 @@ from reactivex import Observable, abc
 from reactivex import operators as ops
 from reactivex.disposable import Disposable, SerialDisposable, SingleAssignmentDisposable
 
+from .._base.checks import check_int, check_seconds
 from .._base.models import MessageBatch, MessageBatchIndividualResponse, Request
 from .._base.offload import off_loop
 from .._base.options import RequestOptions
+from .._base.validation import MAX_BODY_BYTES, MAX_REQUESTS
 from .._service.batches import JobParts
-from .._service.operations import check_interval
 from .events import BatchSnapshot, BatchSubmitted, JobEvent, JobProgressed, ResultReceived
-from .input import Chunk, Chunker, check_job_limits
+from .input import MIN_BODY_BYTES, Chunk, Chunker
 from .progress import BatchProgress, JobProgress
 
 __all__ = ["run_job"]
@@ -195,16 +196,14 @@ def run_job(
         ValueError: Naming the argument, for an invalid limit or interval.
     """
     service = parts.operations
-    every = check_interval(interval)
-    max_requests, max_body = check_job_limits(max_requests_per_batch, max_body_bytes)
-    if (
-        isinstance(max_concurrent_batches, bool)
-        or not isinstance(max_concurrent_batches, int)
-        or max_concurrent_batches < 1
-    ):
-        raise ValueError(
-            f"max_concurrent_batches: must be an int >= 1, got {max_concurrent_batches!r}"
-        )
+    every = check_seconds("interval", interval)
+    max_requests = check_int(
+        "max_requests_per_batch", max_requests_per_batch, at_least=1, at_most=MAX_REQUESTS
+    )
+    max_body = check_int(
+        "max_body_bytes", max_body_bytes, at_least=MIN_BODY_BYTES, at_most=MAX_BODY_BYTES
+    )
+    check_int("max_concurrent_batches", max_concurrent_batches, at_least=1)
     if isinstance(requests, str | bytes | Mapping) or not isinstance(requests, Iterable):
         raise TypeError(f"requests: must be an iterable of requests, not {type(requests).__name__}")
     workers = max_concurrent_batches

@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 
 from reactivex import Observable
 
-from .backpressure import DEFAULT_MAX_PENDING, Demand, DemandScheduler, check_max_pending
+from .._base.checks import check_int
+from .backpressure import DEFAULT_MAX_PENDING, Demand, DemandScheduler
 
 __all__ = ["aiterate"]
 
@@ -51,7 +52,7 @@ def aiterate(
         >>> async for result in rxbatches.aiterate(batches.results(batch_id)):
         ...     await database.save(result)
     """
-    return _aiterate(observable, check_max_pending(max_pending))
+    return _aiterate(observable, check_int("max_pending", max_pending, at_least=1))
 
 
 async def _aiterate(observable: Observable[_T], max_pending: int) -> AsyncGenerator[_T, None]:

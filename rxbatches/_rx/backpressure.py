@@ -32,23 +32,14 @@ from reactivex import abc, typing
 from reactivex.scheduler import CurrentThreadScheduler, TimeoutScheduler
 from reactivex.scheduler.periodicscheduler import PeriodicScheduler
 
-__all__ = ["DEFAULT_MAX_PENDING", "Demand", "DemandScheduler", "check_max_pending", "split"]
+from .._base.checks import check_int
+
+__all__ = ["DEFAULT_MAX_PENDING", "Demand", "DemandScheduler", "split"]
 
 _TState = TypeVar("_TState")
 
 DEFAULT_MAX_PENDING = 1000
 """The default window of the bounded consumers."""
-
-
-def check_max_pending(value: object) -> int:
-    """Check a ``max_pending``.
-
-    Raises:
-        ValueError: Naming ``max_pending``, unless it is an int >= 1.
-    """
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"max_pending: must be an int >= 1, got {value!r}")
-    return value
 
 
 class Demand:
@@ -63,7 +54,7 @@ class Demand:
     __slots__ = ("_delivered", "_lock", "_received", "_waiters", "bursting", "limit", "on_flush")
 
     def __init__(self, limit: int) -> None:
-        self.limit = check_max_pending(limit)
+        self.limit = check_int("max_pending", limit, at_least=1)
         self._received = 0
         self._delivered = 0
         self._lock = threading.Lock()

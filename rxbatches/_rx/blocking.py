@@ -18,7 +18,8 @@ from typing import Any, Generic, Literal, TypeAlias, TypeVar
 
 from reactivex import Observable
 
-from .backpressure import DEFAULT_MAX_PENDING, Demand, DemandScheduler, check_max_pending
+from .._base.checks import check_int, check_seconds
+from .backpressure import DEFAULT_MAX_PENDING, Demand, DemandScheduler
 
 __all__ = ["iterate", "to_list"]
 
@@ -97,7 +98,7 @@ def iterate(
             client's background loop thread.
         timeout: Seconds from this call after which an item (or the end) that has not
             arrived raises ``TimeoutError``, as in ``concurrent.futures.as_completed``;
-            ``None`` waits as long as it takes.
+            ``None`` (or ``NO_TIMEOUT``) waits as long as it takes.
         max_pending: How many items may wait for the loop body, at most (>= 1).
 
     Returns:
@@ -132,7 +133,7 @@ def to_list(observable: Observable[_T], *, timeout: float | None = None) -> list
     Args:
         observable: Any reactivex Observable.
         timeout: Seconds from this call to wait at most for the Observable to end
-            (``None``: as long as it takes).
+            (``None`` or ``NO_TIMEOUT``: as long as it takes).
 
     Returns:
         The items (an empty list for an Observable that completes without any).
@@ -154,10 +155,11 @@ def _iterate(
     observable: Observable[_T], timeout: float | None, name: str, max_pending: int
 ) -> Generator[_T, None, None]:
     """Check the arguments now; the generator subscribes on its first ``next()``."""
-    _check_timeout(timeout)
-    check_max_pending(max_pending)
+    timeout = check_seconds("timeout", timeout, allow_none=True, allow_zero=True, allow_inf=True)
+    check_int("max_pending", max_pending, at_least=1)
     _refuse_running_loop(name)
-    deadline = None if timeout is None else time.monotonic() + timeout
+    # NO_TIMEOUT (math.inf) waits forever, as None does: no deadline a queue could overflow on.
+    deadline = None if timeout is None or math.isinf(timeout) else time.monotonic() + timeout
     return _handed_off(observable, timeout, deadline, name, max_pending)
 
 
@@ -197,18 +199,6 @@ def _handed_off(
     finally:
         subscription.dispose()
         demand.release()
-
-
-def _check_timeout(timeout: float | None) -> None:
-    if timeout is None:
-        return
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or math.isnan(timeout)
-        or timeout < 0
-    ):
-        raise ValueError(f"timeout: must be None or a number >= 0 (seconds), got {timeout!r}")
 
 
 def _refuse_running_loop(name: str) -> None:

@@ -20,6 +20,7 @@ from reactivex import Observable
 from reactivex import operators as ops
 
 from .._base.body import FileBody
+from .._base.checks import check_int, check_seconds
 from .._base.models import (
     DeletedMessageBatch,
     MessageBatch,
@@ -143,7 +144,7 @@ class RawOperations:
         self, message_batch_id: str, options: RequestOptions | None, max_resumes: int
     ) -> Observable[RawResponse[rs.ResultChunk]]:
         """``subscribe ──(raw [r1,r2])──(raw [r3])── ... ──|``: one per decoded slice."""
-        eff, resumes = self.options(options), rs.check_max_resumes(max_resumes)
+        eff, resumes = self.options(options), check_int("max_resumes", max_resumes, at_least=0)
         return self._bridge.from_async_iterable(
             lambda: self._result_downloads(message_batch_id, eff, resumes)
         )
@@ -153,7 +154,7 @@ class RawOperations:
     ) -> Observable[MessageBatchIndividualResponse]:
         """``subscribe ──r1──r2──r3── ... ──rN|``: each result, as the bytes arrive."""
         eff = self.options(options)
-        resumes = rs.check_max_resumes(max_resumes)
+        resumes = check_int("max_resumes", max_resumes, at_least=0)
         return self._bridge.from_async_batches(
             lambda: rs.result_items(self._result_downloads(message_batch_id, eff, resumes))
         )
@@ -174,7 +175,7 @@ class RawOperations:
         self, message_batch_id: str, options: RequestOptions | None, max_resumes: int
     ) -> Observable[RawResponse[rs.DictChunk]]:
         """``subscribe ──(raw [d1,d2])──(raw [d3])── ... ──|``: one per decoded slice."""
-        eff, resumes = self.options(options), rs.check_max_resumes(max_resumes)
+        eff, resumes = self.options(options), check_int("max_resumes", max_resumes, at_least=0)
         return self._bridge.from_async_iterable(
             lambda: self._dict_downloads(message_batch_id, eff, resumes)
         )
@@ -184,7 +185,7 @@ class RawOperations:
     ) -> Observable[dict[str, Any]]:
         """``subscribe ──d1──d2──d3── ... ──dN|``: each result as a dict, as bytes arrive."""
         eff = self.options(options)
-        resumes = rs.check_max_resumes(max_resumes)
+        resumes = check_int("max_resumes", max_resumes, at_least=0)
         return self._bridge.from_async_batches(
             lambda: rs.result_items(self._dict_downloads(message_batch_id, eff, resumes))
         )
@@ -209,8 +210,13 @@ class RawOperations:
         not_found_grace: float | None = None,
     ) -> Observable[RawResponse[MessageBatch]]:
         """``subscribe ──(raw)──(raw)──(raw ended)|``: a poll every ``interval``."""
-        http, eff, every = self._http, self.options(options), op.check_interval(interval)
-        grace = eff.not_found_grace if not_found_grace is None else op.check_grace(not_found_grace)
+        http, eff = self._http, self.options(options)
+        every = check_seconds("interval", interval)
+        grace = (
+            eff.not_found_grace
+            if not_found_grace is None
+            else check_seconds("not_found_grace", not_found_grace, allow_zero=True)
+        )
         return self._bridge.from_async_iterable(
             lambda: op.watch(http, message_batch_id, every, eff, grace)
         )

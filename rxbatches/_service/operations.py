@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from .._base.body import FileBody
+from .._base.checks import check_int, check_path_id, check_text
 from .._base.clock import SYSTEM_CLOCK, Clock
 from .._base.errors import APIResponseValidationError, CreateValidationError, NotFoundError
 from .._base.models import (
@@ -26,7 +27,7 @@ from .._base.models import (
     Request,
 )
 from .._base.offload import off_loop
-from .._base.options import EffectiveOptions, check_not_found_grace
+from .._base.options import EffectiveOptions
 from .._base.validation import spool_create_body
 from .._transport.http import HTTPClient
 from .._transport.response import RawResponse, model_parser
@@ -56,7 +57,8 @@ _page = model_parser(MessageBatchPage)
 
 def batch_path(message_batch_id: str, suffix: str = "") -> str:
     """The path of a batch (or of ``suffix`` under it), its id checked and encoded."""
-    return f"{BATCHES_PATH}/{encode_path_id('message_batch_id', message_batch_id)}{suffix}"
+    checked = check_path_id("message_batch_id", message_batch_id)
+    return f"{BATCHES_PATH}/{quote(checked, safe='')}{suffix}"
 
 
 async def create(
@@ -185,38 +187,6 @@ async def _on_batch(
     )
 
 
-def encode_path_id(field: str, value: object) -> str:
-    """Check and percent-encode an id that goes into a URL path.
-
-    Raises:
-        ValueError: Naming ``field``, for a non-str, empty, or path-like id.
-    """
-    if not isinstance(value, str):
-        raise ValueError(f"{field}: must be a str, not {type(value).__name__}")
-    if not value.strip():
-        raise ValueError(f"{field}: must be a non-empty string")
-    if "/" in value or "\\" in value or value in (".", "..") or ".." in value:
-        raise ValueError(f"{field}: {value!r} must not contain '/', '\\' or '..'")
-    return quote(value, safe="")
-
-
-def check_limit(limit: object) -> int:
-    """Check a page size.
-
-    Raises:
-        ValueError: Naming ``limit``, unless it is an int in 1..1000.
-    """
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST_LIMIT:
-        raise ValueError(f"limit: must be an int from 1 to {MAX_LIST_LIMIT}, got {limit!r}")
-    return limit
-
-
-def _check_cursor(field: str, value: object) -> str | None:
-    if value is not None and (not isinstance(value, str) or not value):
-        raise ValueError(f"{field}: must be a non-empty str or None, got {value!r}")
-    return value
-
-
 async def list_pages(
     http: HTTPClient,
     limit: int,
@@ -230,9 +200,9 @@ async def list_pages(
     first call had ``before_id``), ``before_id = first_id``. The listing stops when
     ``has_more`` is false, a page is empty, or the cursor it needs is missing.
     """
-    query = {"limit": str(check_limit(limit))}
-    before = _check_cursor("before_id", before_id)
-    after = _check_cursor("after_id", after_id)
+    query = {"limit": str(check_int("limit", limit, at_least=1, at_most=MAX_LIST_LIMIT))}
+    before = check_text("before_id", before_id, allow_none=True)
+    after = check_text("after_id", after_id, allow_none=True)
     backwards = before is not None and after is None
     if before is not None:
         query["before_id"] = before
@@ -257,26 +227,6 @@ async def items(
             yield raw.parse().data
     finally:
         await pages.aclose()  # now, not whenever the collector finds it
-
-
-def check_interval(interval: object) -> float:
-    """Check a polling interval.
-
-    Raises:
-        ValueError: Naming ``interval``, unless it is a number > 0.
-    """
-    if (
-        isinstance(interval, bool)
-        or not isinstance(interval, int | float)
-        or not interval > 0
-        or interval == float("inf")
-    ):
-        raise ValueError(f"interval: must be a number of seconds > 0, got {interval!r}")
-    return float(interval)
-
-
-check_grace = check_not_found_grace
-"""Check a 404 grace window (``ValueError`` naming ``not_found_grace``)."""
 
 
 async def watch(

@@ -29,7 +29,6 @@ __all__ = [
     "DECODE_SLICE",
     "DictChunk",
     "ResultChunk",
-    "check_max_resumes",
     "dict_results",
     "result_items",
     "results",
@@ -51,17 +50,6 @@ decoding it whole keeps hundreds of fresh models alive at once, which outlive th
 young garbage-collector generation and trigger full collections (measured: twice
 slower with a large program loaded). Slices this size decode into a few dozen results
 that are emitted and released before the collector ever runs."""
-
-
-def check_max_resumes(max_resumes: object) -> int:
-    """Check a number of resumes.
-
-    Raises:
-        ValueError: Naming ``max_resumes``, unless it is an int >= 0.
-    """
-    if isinstance(max_resumes, bool) or not isinstance(max_resumes, int) or max_resumes < 0:
-        raise ValueError(f"max_resumes: must be an int >= 0, got {max_resumes!r}")
-    return max_resumes
 
 
 @dataclass(frozen=True, slots=True)

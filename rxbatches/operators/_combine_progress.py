@@ -6,12 +6,8 @@ from collections.abc import Callable
 
 from reactivex import Observable, abc
 
+from .._base.checks import check_int
 from .._jobs.progress import BatchProgress, JobProgress
-
-
-def _check_at_least(name: str, value: int | None, floor: int) -> None:
-    if value is not None and value < floor:
-        raise ValueError(f"{name} must be at least {floor}, not {value}")
 
 
 def combine_progress(
@@ -48,7 +44,7 @@ def combine_progress(
         An operator from interleaved :class:`BatchProgress` to :class:`JobProgress`.
 
     Raises:
-        ValueError: If ``total`` is negative or ``batches`` is less than 1.
+        ValueError: If ``total`` is not an int >= 0 or ``batches`` an int >= 1 (or ``None``).
 
     Example:
         >>> import reactivex
@@ -57,8 +53,10 @@ def combine_progress(
         ... ).pipe(rbo.combine_progress(total=len(requests))).subscribe(
         ...     lambda p: print(f"{p.fraction:.0%} of {p.total} in {p.batches} batches"))
     """
-    _check_at_least("total", total, 0)
-    _check_at_least("batches", batches, 1)
+    if total is not None:
+        check_int("total", total, at_least=0)
+    if batches is not None:
+        check_int("batches", batches, at_least=1)
     job_total = total or 0
 
     def operator(source: Observable[BatchProgress]) -> Observable[JobProgress]:

@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable, SerialDisposable
 
-from .._rx.backpressure import DEFAULT_MAX_PENDING, Demand, DemandScheduler, check_max_pending
+from .._base.checks import check_int
+from .._rx.backpressure import DEFAULT_MAX_PENDING, Demand, DemandScheduler
 
 __all__ = ["observe_on"]
 
@@ -66,7 +67,7 @@ def observe_on(
         ...     rbo.observe_on(ui_scheduler, max_pending=1000)
         ... ).subscribe(show)
     """
-    limit = check_max_pending(max_pending)
+    limit = check_int("max_pending", max_pending, at_least=1)
 
     def operator(source: Observable[T]) -> Observable[T]:
         def subscribe(

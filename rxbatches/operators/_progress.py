@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from reactivex import Observable, abc
 
+from .._base.checks import check_int
 from .._base.models import MessageBatch
 from .._jobs.progress import BatchProgress
 
@@ -43,14 +44,14 @@ def progress(
         snapshots are of several batches (use :func:`combine_progress` for that).
 
     Raises:
-        ValueError: If ``total`` is negative.
+        ValueError: If ``total`` is not ``None`` or an int >= 0.
 
     Example:
         >>> snapshots.pipe(rbo.progress()).subscribe(
         ...     lambda p: print(f"{p.fraction:.0%} ({p.done}/{p.total})"))
     """
-    if total is not None and total < 0:
-        raise ValueError(f"total must be at least 0, not {total}")
+    if total is not None:
+        check_int("total", total, at_least=0)
 
     def operator(source: Observable[MessageBatch]) -> Observable[BatchProgress]:
         def subscribe(

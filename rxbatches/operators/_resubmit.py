@@ -9,6 +9,7 @@ import reactivex
 from reactivex import Observable
 from reactivex import operators as ops
 
+from .._base.checks import check_int
 from .._base.models import MessageBatchIndividualResponse
 from ._index import RequestT, index_requests
 
@@ -77,7 +78,7 @@ def resubmit_failed(
         An operator from the first batch's results to the final result of every request.
 
     Raises:
-        ValueError: If ``rounds`` is negative, or a request has no ``custom_id`` or
+        ValueError: If ``rounds`` is not an int >= 0, or a request has no ``custom_id`` or
             repeats one.
 
     Example:
@@ -87,8 +88,7 @@ def resubmit_failed(
         ...     rbo.join_requests(requests),
         ... ).subscribe(print)
     """
-    if rounds < 0:
-        raise ValueError(f"rounds must be at least 0, not {rounds}")
+    check_int("rounds", rounds, at_least=0)
     index = index_requests(requests)
     should_retry = _retry_test(retry_on)
 

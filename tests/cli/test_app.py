@@ -29,11 +29,19 @@ def test_help_lists_demo_first_and_every_subcommand(capsys: pytest.CaptureFixtur
         (["bogus"], "invalid choice: 'bogus'"),
         ([], "required: COMMAND"),
         (["watch"], "required: ID"),
-        (["watch", "msgbatch_x", "--interval", "0"], "must be > 0"),
+        (
+            ["watch", "msgbatch_x", "--interval", "0"],
+            "--interval: must be a finite number of seconds > 0",
+        ),
+        # the library's own rule, checked by argparse: a usage error, not a failed watch
+        (["watch", "msgbatch_x", "--interval", "inf"], "finite number of seconds > 0, got inf"),
         (["list", "--limit", "zero"], "not a whole number"),
         (["list", "--all", "--limit", "3"], "not allowed with argument"),
         (["list", "--after-id", "a", "--before-id", "b"], "not allowed with argument"),
-        (["retrieve", "msgbatch_x", "--not-found-grace", "-1"], "must be a number >= 0"),
+        (
+            ["retrieve", "msgbatch_x", "--not-found-grace", "-1"],
+            "--not-found-grace: must be a finite number of seconds >= 0, got -1.0",
+        ),
     ],
 )
 def test_a_usage_error_is_one_line_and_exit_2(

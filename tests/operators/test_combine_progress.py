@@ -138,7 +138,10 @@ def test_combine_progress_keeps_a_separate_tally_per_subscription() -> None:
 
 @pytest.mark.parametrize(
     ("total", "batches", "message"),
-    [(-1, None, "total must be at least 0"), (None, 0, "batches must be at least 1")],
+    [
+        (-1, None, "^total: must be an int >= 0, got -1"),
+        (None, 0, "^batches: must be an int >= 1, got 0"),
+    ],
 )
 def test_combine_progress_rejects_impossible_expectations_when_called(
     total: int | None, batches: int | None, message: str

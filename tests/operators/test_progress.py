@@ -144,7 +144,7 @@ def test_progress_passes_errors_through_and_disposal_unsubscribes() -> None:
 
 
 def test_progress_rejects_a_negative_total_when_called() -> None:
-    with pytest.raises(ValueError, match="total must be at least 0"):
+    with pytest.raises(ValueError, match=r"^total: must be an int >= 0, got -1"):
         rbo.progress(total=-1)
 
 

@@ -296,7 +296,7 @@ def test_resubmit_failed_each_subscription_runs_its_own_rounds() -> None:
 @pytest.mark.parametrize(
     ("requests", "rounds", "message"),
     [
-        (["a"], -1, "rounds must be at least 0"),
+        (["a"], -1, "^rounds: must be an int >= 0, got -1"),
         (["a", "a"], 2, "'a' is given twice"),
     ],
 )
