@@ -97,7 +97,9 @@ def main() -> int:
         print(
             f"{COUNT} requests, batches of {BATCH}, {kills} SIGKILLs, {runs} runs, {elapsed:.1f} s;"
             f" {len(emu.batch_ids())} batches on the server ({adopted} adopted after a kill);"
-            f" {summary.succeeded} succeeded, {summary.errored} errored, {summary.expired} expired;"
+            f" {summary.succeeded} succeeded, {summary.errored} errored, {summary.expired} expired"
+            f" ({sum(emu.faults.request_faults.values())} retryable failures drawn, resubmitted;"
+            f" {emu.faults.injected['results']} results downloads cut);"
             f" exported once each: {once}; succeeded once each on the server: {no_dup}"
         )
         print("PASS" if once and no_dup else "FAIL")
