@@ -78,7 +78,9 @@ def test_ctrl_c_mid_job_exits_130_and_the_same_command_finishes_the_job(
         assert cut.pending == COUNT - 100
         assert len(emu.batch_ids()) == 2
 
-        # Ctrl-C again just as the server makes the third batch (its create in flight).
+        # Ctrl-C again at the worst moment: the server has made the third batch, and its
+        # answer (the id) is still on its way, trickled.
+        emu.faults.script("create", Fault.slow(chunk_bytes=32, interval=0.5))
         _interrupt_when(tmp_path, emu, lambda: len(emu.batch_ids()) >= 3)
         assert _summary(tmp_path).pending > 0
 
@@ -87,7 +89,7 @@ def test_ctrl_c_mid_job_exits_130_and_the_same_command_finishes_the_job(
         assert finished.returncode == 0, err
         assert "Traceback" not in err
         made = len(emu.batch_ids())
-        assert made == 3  # the interrupted create was adopted, not made again
+        assert made == 3  # the interrupted create's batch was adopted, not made again
 
         rerun = _start(tmp_path, emu)
         rerun.communicate(timeout=10)
@@ -103,8 +105,10 @@ def test_ctrl_c_mid_job_exits_130_and_the_same_command_finishes_the_job(
     with JobStore.open(tmp_path / "job.db", lock=False) as store:
         exported = list(store.export_lines())
         summary = store.summary()
+        adopted = [b.position for b in store.batches() if b.adopted]
     every = Counter({f"r{i}": 1 for i in range(COUNT)})
     assert id_counts(exported) == every
     assert all(json.loads(line)["result"]["type"] == "succeeded" for line in exported)
     assert (summary.succeeded, summary.pending) == (COUNT, 0)
+    assert adopted == [2]  # the third batch: its id came to the store from the server's list
     assert succeeded == every  # across every batch on the server: once each
