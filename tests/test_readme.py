@@ -295,9 +295,16 @@ def test_the_methods_named_in_the_prose_exist() -> None:
         "list_pages",
         "watch",
         "run",
+        "results",
     ):
-        assert f"`{name}" in prose, name
+        assert re.search(rf"[`.]{name}\b", prose), name
         assert hasattr(BatchService, name), name
+    for name in ("with_options", "close", "aclose"):
+        assert re.search(rf"`(await )?client\.{name}\(", prose), name
+        assert hasattr(rxbatches.Client, name), name
+    for constant in ("NO_TIMEOUT", "ClientClosedError"):
+        assert f"`{constant}`" in prose
+        assert constant in rxbatches.__all__
     assert "`emu.faults.script(" in prose
     assert hasattr(rxbatches.emulator.Faults, "script")
     assert "Fault.status(" in prose
