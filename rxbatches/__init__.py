@@ -5,7 +5,8 @@ The public API is exactly what ``__all__`` lists; every other module is private.
 The layout: one layer a place, and imports only go down this list (``tests/test_layout.py``
 checks every import):
 
-- ``_cli``, ``emulator``, ``__main__``: the command line and the offline emulator.
+- ``_cli``, ``emulator``, ``dashboard``, ``__main__``: the command line, the offline
+  emulator and the live dashboard in the browser.
 - ``_client``, and this package: ``Client``, ``Messages`` and ``BatchService`` (the
   single operations, plus ``run``, which hands a whole job to ``_jobs``).
 - ``operators``: reusable Rx operators over results, snapshots, progress and job events.

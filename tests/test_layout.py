@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("_jobs",),
     ("operators",),
     ("_client", ""),  # "": the package itself, rxbatches/__init__.py
-    ("_cli", "emulator", "__main__"),
+    ("_cli", "emulator", "dashboard", "__main__"),
 ]
 """Bottom first. A module may import from its own layer and the ones before it."""
 

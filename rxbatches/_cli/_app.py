@@ -16,6 +16,7 @@ from typing import NoReturn, cast
 from urllib.parse import urlsplit
 
 from rxbatches import NotFoundError, __version__
+from rxbatches.dashboard import _cli as dashboard_cli
 from rxbatches.emulator import _cli as emulator_cli
 
 from . import _commands, _demo, _job
@@ -94,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     # The emulator registers itself on plain parsers; ours only differ in error().
     emulator_cli.add_parser(
         cast("argparse._SubParsersAction[argparse.ArgumentParser]", subcommands)
+    )
+    dashboard_cli.add_parser(
+        cast("argparse._SubParsersAction[argparse.ArgumentParser]", subcommands),
+        common,
+        lambda args: Session(args).client(),
     )
 
     run = subcommands.add_parser(

@@ -1,0 +1,342 @@
+"""The dashboard's aiohttp application: the page, its live updates and its actions.
+
+Every route needs the access token (``?token=`` on the page, its files, the event
+stream and the downloads; the ``X-Dashboard-Token`` header or a ``token`` form field on
+a POST), compared in constant time; anything else answers 403. A POST must also come
+from the page's own origin (its ``Origin`` header). Every answer carries a strict
+Content-Security-Policy: the page runs only the script file served beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import re
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from importlib import resources
+from os import PathLike
+from typing import Any
+
+import reactivex.operators as ops
+from aiohttp import web
+from reactivex.scheduler.eventloop import AsyncIOScheduler
+
+from rxbatches import APIError, Client, aiterate
+
+from ._hub import Hub, batch_view
+
+__all__ = ["HUB", "TOKEN", "make_app"]
+
+TOKEN = web.AppKey("rxbatches_dashboard_token", str)
+"""The key of the access token in the application: ``app[TOKEN]``."""
+
+HUB = web.AppKey("rxbatches_dashboard_hub", Hub)
+
+_CLOSING = web.AppKey("rxbatches_dashboard_closing", asyncio.Event)
+
+PUSH_PERIOD = 0.25
+"""Seconds between two pushes of a view, at least: 4 a second at most."""
+
+_HEARTBEAT = 15.0  # an SSE comment, so that a page gone away is noticed
+
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; "
+    "object-src 'none'"
+)
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": _CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+}
+
+_STATIC = {
+    "app.js": "text/javascript",
+    "app.css": "text/css",
+}
+
+_BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def make_app(
+    client: Client,
+    *,
+    stores: Sequence[str | PathLike[str]] = (),
+    token: str | None = None,
+    interval: float = 1.0,
+    store_interval: float = 1.0,
+    max_batches: int = 1000,
+) -> web.Application:
+    """The dashboard as an ``aiohttp.web`` application, to serve or mount as a sub-app.
+
+    The page lists the account's batches (newest first: status, request counts as a
+    progress bar, created and ended times, expiry countdown, a Cancel button and a
+    results download) and each job store's totals, tokens and estimated cost. It is
+    kept up to date over Server-Sent Events: one poll of ``client`` per application
+    (whatever the number of open pages) feeds every page, each at most 4 times a second
+    and holding at most one state for a slow browser. The browser never calls the API
+    and never sees the API key.
+
+    ::
+
+        batches.list() ──l1──────l2──────l3──   (one listing every ``interval``)
+        job stores     ──s1────────s2───────
+        a page         ──v1──────v2──v3─────    (on change, at most one per 0.25 s)
+
+    Args:
+        client: The client whose account is shown (the app does not close it).
+        stores: Job store files (made by ``batches.run(..., store=...)``) to show.
+        token: The access token; default: a new random one (``app[TOKEN]``).
+        interval: Seconds between the end of one listing and the start of the next.
+        store_interval: Seconds between two reads of the job stores.
+        max_batches: How many of the newest batches are listed.
+
+    Returns:
+        The application. Open ``/?token=...`` under where it is served or mounted.
+
+    Example:
+        >>> app = make_app(client, stores=["job.db"])
+        >>> web.run_app(app, host="127.0.0.1", port=8790)  # then open /?token=app[TOKEN]
+    """
+    if token is None:
+        token = secrets.token_urlsafe(32)
+    if not token or not token.isascii():
+        raise ValueError("token: must be a non-empty ASCII str")
+    if interval <= 0 or store_interval <= 0:
+        raise ValueError("interval: must be > 0")
+    if max_batches < 1:
+        raise ValueError("max_batches: must be >= 1")
+    app = web.Application(middlewares=[_security(token)])
+    app[TOKEN] = token
+    app[_CLOSING] = asyncio.Event()
+    app[HUB] = Hub(
+        client,
+        stores,
+        interval=interval,
+        store_interval=store_interval,
+        max_batches=max_batches,
+        secrets=[client.options.api_key],
+    )
+    app.cleanup_ctx.append(_run_hub)
+    app.on_shutdown.append(_close_streams)
+    app.router.add_get("/", _index)
+    app.router.add_get("/static/{name}", _static)
+    app.router.add_get("/events", _events)
+    app.router.add_get("/batches/{batch_id}/results", _results)
+    app.router.add_post("/batches/{batch_id}/cancel", _cancel)
+    return app
+
+
+async def _run_hub(app: web.Application) -> AsyncIterator[None]:
+    app[HUB].start()
+    yield
+    await app[HUB].stop()
+
+
+async def _close_streams(app: web.Application) -> None:
+    # Open event streams never end by themselves: end them, or a graceful shutdown
+    # would wait for them until its timeout.
+    app[_CLOSING].set()
+
+
+def _security(token: str) -> Any:
+    expected = token.encode()
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            if not await _authorized(request, expected):
+                raise web.HTTPForbidden(text="403: forbidden\n")
+            response = await handler(request)
+        except web.HTTPException as exc:
+            exc.headers.update(_SECURITY_HEADERS)
+            raise
+        if not response.prepared:
+            response.headers.update(_SECURITY_HEADERS)
+        return response
+
+    return middleware
+
+
+async def _authorized(request: web.Request, expected: bytes) -> bool:
+    if request.method == "GET" or request.method == "HEAD":
+        given = request.query.get("token", "")
+    elif request.method == "POST":
+        if not _same_origin(request):
+            return False
+        given = request.headers.get("X-Dashboard-Token", "")
+        if not given and request.content_type in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
+            form = await request.post()
+            value = form.get("token", "")
+            given = value if isinstance(value, str) else ""
+    else:
+        return False
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected)
+
+
+def _same_origin(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    return origin is not None and origin == f"{request.scheme}://{request.host}"
+
+
+def _page(name: str) -> str:
+    return (resources.files(__package__) / "static" / name).read_text(encoding="utf-8")
+
+
+async def _index(request: web.Request) -> web.Response:
+    token = request.app[TOKEN]
+    # The token goes into the page's own links (never a script: the CSP allows none inline).
+    html = _page("index.html").replace("{{token}}", _html_attr(token))
+    return web.Response(text=html, content_type="text/html")
+
+
+def _html_attr(text: str) -> str:
+    return (
+        text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+    )
+
+
+async def _static(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    if name not in _STATIC:
+        raise web.HTTPNotFound(text="404: not found\n")
+    return web.Response(text=_page(name), content_type=_STATIC[name])
+
+
+class _Latest:
+    """The newest state not sent yet: a slow page skips states, it never queues them."""
+
+    def __init__(self) -> None:
+        self.value: str | None = None
+        self.ended = False
+        self.changed = asyncio.Event()
+
+    def put(self, value: str) -> None:
+        self.value = value
+        self.changed.set()
+
+    def end(self, _error: Exception | None = None) -> None:
+        self.ended = True
+        self.changed.set()
+
+
+async def _events(request: web.Request) -> web.StreamResponse:
+    hub = request.app[HUB]
+    closing = request.app[_CLOSING]
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "X-Accel-Buffering": "no",
+            **_SECURITY_HEADERS,
+        }
+    )
+    await response.prepare(request)
+    await response.write(b"retry: 2000\n\n")
+    latest = _Latest()
+    # At most one state a PUSH_PERIOD, the newest; and at most one waiting for the page.
+    subscription = hub.states.pipe(
+        ops.sample(PUSH_PERIOD, scheduler=AsyncIOScheduler(asyncio.get_running_loop()))
+    ).subscribe(latest.put, latest.end, latest.end)
+    closed = asyncio.create_task(closing.wait())
+    try:
+        while not closing.is_set():
+            changed = asyncio.create_task(latest.changed.wait())
+            done, _ = await asyncio.wait(
+                {changed, closed}, timeout=_HEARTBEAT, return_when=asyncio.FIRST_COMPLETED
+            )
+            changed.cancel()
+            if closed in done or latest.ended:
+                break
+            if latest.value is None:
+                await response.write(b": heartbeat\n\n")
+                continue
+            value, latest.value = latest.value, None
+            latest.changed.clear()
+            await response.write(b"event: state\ndata: " + value.encode() + b"\n\n")
+    except ConnectionError:
+        pass  # the page went away
+    finally:
+        closed.cancel()
+        subscription.dispose()
+    with contextlib.suppress(ConnectionError):
+        await response.write_eof()
+    return response
+
+
+def _batch_id(request: web.Request) -> str:
+    batch_id = request.match_info["batch_id"]
+    if not _BATCH_ID.match(batch_id):
+        raise web.HTTPNotFound(text="404: not found\n")
+    return batch_id
+
+
+def _api_failure(request: web.Request, exc: APIError) -> web.Response:
+    hub = request.app[HUB]
+    status = getattr(exc, "status_code", None)
+    code = status if isinstance(status, int) and 400 <= status < 600 else 502
+    return web.json_response(
+        {"error": hub.redact(f"{type(exc).__name__}: {exc}")},
+        status=code,
+        headers=_SECURITY_HEADERS,
+    )
+
+
+async def _cancel(request: web.Request) -> web.Response:
+    hub = request.app[HUB]
+    batch_id = _batch_id(request)
+    try:
+        batch = await hub.client.messages.batches.cancel(batch_id)
+    except APIError as exc:
+        return _api_failure(request, exc)
+    hub.poke()
+    return web.json_response({"batch": batch_view(batch)})
+
+
+async def _results(request: web.Request) -> web.StreamResponse:
+    hub = request.app[HUB]
+    batch_id = _batch_id(request)
+    stream = aiterate(
+        hub.client.messages.batches.results_streaming_dicts(batch_id), max_pending=256
+    )
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "application/x-ndjson",
+            "Content-Disposition": f'attachment; filename="{batch_id}_results.jsonl"',
+            **_SECURITY_HEADERS,
+        }
+    )
+    try:
+        # The answer starts with the first result: an error before it is a status.
+        try:
+            first = await anext(stream, None)
+        except APIError as exc:
+            return _api_failure(request, exc)
+        await response.prepare(request)
+        chunk: list[str] = []
+        if first is not None:
+            chunk.append(_line(first))
+            async for item in stream:
+                chunk.append(_line(item))
+                if len(chunk) >= 256:
+                    await response.write("".join(chunk).encode())
+                    chunk.clear()
+        if chunk:
+            await response.write("".join(chunk).encode())
+        await response.write_eof()
+    finally:
+        await stream.aclose()
+    return response
+
+
+def _line(item: dict[str, Any]) -> str:
+    return json.dumps(item, separators=(",", ":"), ensure_ascii=False) + "\n"

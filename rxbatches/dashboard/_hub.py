@@ -1,0 +1,176 @@
+"""The dashboard's live state: one poll of the account and of each job store, for every view.
+
+One hub per application, whatever the number of open pages: it subscribes to the
+library's own Observables (``batches.list()``, one listing at a time, the next one
+``interval`` after the previous answer, as ``watch`` polls) and reads each job store's
+:meth:`~rxbatches.JobStore.summary` in a worker thread. Each change of the whole state
+is published once, as JSON text, on :attr:`Hub.states` (a ``BehaviorSubject``: a new
+page gets the current state at once). Each page then samples it (see ``_app``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Sequence
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import reactivex.operators as ops
+from reactivex.subject import BehaviorSubject
+
+from rxbatches import Client, JobStore, MessageBatch
+
+__all__ = ["Hub"]
+
+_DROPPED_FIELDS = ("results_url",)  # the browser never calls the API
+
+
+def batch_view(batch: MessageBatch) -> dict[str, Any]:
+    """What the page shows of a batch: its wire fields but the API's URLs."""
+    wire = batch.to_wire()
+    for name in _DROPPED_FIELDS:
+        wire.pop(name, None)
+    return wire
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class _StoreReader:
+    """One job store, opened without the lock (a run may be driving it meanwhile)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._store: JobStore | None = None
+
+    def read(self) -> dict[str, Any]:
+        """The store's summary and batches (runs in a worker thread)."""
+        view: dict[str, Any] = {"path": str(self.path), "name": self.path.name}
+        try:
+            if self._store is None:
+                self._store = JobStore.open(self.path, lock=False, create=False)
+            summary = self._store.summary()
+            batches = self._store.batches()
+        except Exception as exc:  # shown on the page, the poll goes on
+            self.close()
+            view["error"] = _describe(exc)
+            return view
+        view["summary"] = summary.as_json()
+        view["batches"] = [
+            {"id": b.batch_id, "state": b.state, "requests": b.requests, "position": b.position}
+            for b in batches
+        ]
+        return view
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+class Hub:
+    """The polls behind every page of one dashboard application.
+
+    Args:
+        client: Lists the account's batches (and cancels them, for the page's actions).
+        stores: The job stores to show.
+        interval: Seconds between the end of one listing and the start of the next.
+        store_interval: Seconds between two reads of the job stores.
+        max_batches: How many of the newest batches are listed.
+        secrets: Texts that never leave the server (the API key): replaced in every
+            state before it is published.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        stores: Sequence[str | PathLike[str]],
+        *,
+        interval: float,
+        store_interval: float,
+        max_batches: int,
+        secrets: Sequence[str],
+    ) -> None:
+        self.client = client
+        self._readers = [_StoreReader(Path(p)) for p in stores]
+        self._interval = interval
+        self._store_interval = store_interval
+        self._max_batches = max_batches
+        self._secrets = [s for s in secrets if s]
+        self._batches: list[dict[str, Any]] = []
+        self._batches_error: str | None = None
+        self._listed = False
+        self._stores: list[dict[str, Any]] = []
+        self._poke = asyncio.Event()
+        self.states: BehaviorSubject[str] = BehaviorSubject(self._render())
+        """The whole state as JSON text, published on each change (on the event loop)."""
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        """Start polling (on the running event loop)."""
+        self._tasks = [asyncio.create_task(self._poll_batches())]
+        if self._readers:
+            self._tasks.append(asyncio.create_task(self._poll_stores()))
+
+    async def stop(self) -> None:
+        """Stop polling and close the stores."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        for reader in self._readers:
+            await asyncio.to_thread(reader.close)
+        self.states.on_completed()
+
+    def poke(self) -> None:
+        """List again now (after an action), rather than at the end of the interval."""
+        self._poke.set()
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret replaced."""
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+    def _render(self) -> str:
+        state = {
+            "batches": self._batches,
+            "batches_error": self._batches_error,
+            "listed": self._listed,
+            "stores": self._stores,
+        }
+        return self.redact(json.dumps(state, separators=(",", ":"), sort_keys=True))
+
+    def _publish(self) -> None:
+        text = self._render()
+        if text != self.states.value:
+            self.states.on_next(text)
+
+    async def _poll_batches(self) -> None:
+        listing = self.client.messages.batches.list().pipe(
+            ops.take(self._max_batches), ops.map(batch_view), ops.to_list()
+        )
+        while True:
+            self._poke.clear()
+            try:
+                self._batches = await listing
+                self._batches_error = None
+                self._listed = True
+            except Exception as exc:  # shown on the page, the poll goes on
+                self._batches_error = _describe(exc)
+            self._publish()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poke.wait(), self._interval)
+
+    async def _poll_stores(self) -> None:
+        while True:
+            self._stores = [await asyncio.to_thread(r.read) for r in self._readers]
+            self._publish()
+            await asyncio.sleep(self._store_interval)

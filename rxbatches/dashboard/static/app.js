@@ -1,0 +1,170 @@
+// The rxbatches dashboard: renders the states the server pushes over Server-Sent Events.
+// No framework, no build step; data goes in with textContent only, never as HTML.
+"use strict";
+
+(function () {
+  const token = document.querySelector('meta[name="rxbatches-token"]').content;
+  const q = "?token=" + encodeURIComponent(token);
+  const COUNTS = ["succeeded", "errored", "canceled", "expired"];
+  let expiries = [];
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (key === "class") node.className = value;
+      else if (key.startsWith("data-")) node.setAttribute(key, value);
+      else node[key] = value;
+    }
+    for (const child of children) {
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function time(iso) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    return d.toLocaleString(undefined, {
+      month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
+    });
+  }
+
+  function countdown(iso) {
+    let s = Math.floor((new Date(iso).getTime() - Date.now()) / 1000);
+    if (s <= 0) return "expired";
+    const h = Math.floor(s / 3600); s -= h * 3600;
+    const m = Math.floor(s / 60); s -= m * 60;
+    return (h ? h + "h " : "") + (h || m ? m + "m " : "") + s + "s";
+  }
+
+  function bar(counts) {
+    const total = COUNTS.reduce((n, k) => n + counts[k], counts.processing);
+    const node = el("div", { class: "bar" });
+    const done = total - counts.processing;
+    // The API counts processing down while a batch runs; the outcomes appear at its end.
+    const parts = { processed: done - COUNTS.reduce((n, k) => n + counts[k], 0) };
+    for (const kind of COUNTS) parts[kind] = counts[kind];
+    for (const [kind, count] of Object.entries(parts)) {
+      const part = el("span", { class: kind });
+      part.style.width = (total ? (100 * count) / total : 0) + "%";
+      node.append(part);
+    }
+    const text = done + " / " + total + " processed" +
+      COUNTS.filter((k) => counts[k]).map((k) => " · " + counts[k] + " " + k).join("");
+    return [node, el("div", { class: "counts" }, text)];
+  }
+
+  async function cancel(id, button) {
+    button.disabled = true;
+    button.textContent = "Canceling…";
+    try {
+      const answer = await fetch("batches/" + encodeURIComponent(id) + "/cancel", {
+        method: "POST", headers: { "X-Dashboard-Token": token }, credentials: "same-origin",
+      });
+      if (!answer.ok) throw new Error("HTTP " + answer.status);
+    } catch (error) {
+      button.disabled = false;
+      button.textContent = "Cancel";
+      button.title = String(error);
+    }
+  }
+
+  function batchRow(b) {
+    const status = el("span", { class: "status", "data-status": b.processing_status },
+      b.processing_status.replace("_", " "));
+    let action = "";
+    if (b.processing_status === "in_progress") {
+      const button = el("button", { type: "button", class: "cancel" }, "Cancel");
+      button.addEventListener("click", () => cancel(b.id, button));
+      action = button;
+    } else if (b.processing_status === "ended") {
+      action = el("a", {
+        class: "download", href: "batches/" + encodeURIComponent(b.id) + "/results" + q,
+        download: b.id + "_results.jsonl",
+      }, "Results");
+    }
+    const expires = el("td", { class: "expires" });
+    if (b.processing_status !== "ended") expiries.push([expires, b.expires_at]);
+    return el("tr", { "data-batch-id": b.id, "data-status": b.processing_status },
+      el("td", { class: "id" }, b.id),
+      el("td", {}, status),
+      el("td", {}, ...bar(b.request_counts)),
+      el("td", {}, time(b.created_at)),
+      el("td", {}, time(b.ended_at)),
+      expires,
+      el("td", {}, action));
+  }
+
+  function money(cost) {
+    return cost === null || cost === undefined ? "unknown" : "$" + cost.toFixed(4);
+  }
+
+  function storeCard(s) {
+    const card = el("div", { class: "store", "data-store": s.name }, el("h3", {}, s.name));
+    if (s.error) {
+      card.append(el("p", { class: "error" }, s.error));
+      return card;
+    }
+    const m = s.summary;
+    const u = m.usage;
+    const rows = [
+      ["requests", m.requests], ["succeeded", m.succeeded], ["errored", m.errored],
+      ["expired", m.expired], ["canceled", m.canceled], ["pending", m.pending],
+      ["batches", m.batches + (m.live_batches.length ? " (" + m.live_batches.length + " live)" : "")],
+      ["input tokens", u.input_tokens], ["output tokens", u.output_tokens],
+      ["cache write tokens", u.cache_creation_input_tokens],
+      ["cache read tokens", u.cache_read_input_tokens],
+      ["estimated cost", money(m.cost_usd)],
+    ];
+    const counts = {
+      processing: m.pending, succeeded: m.succeeded, errored: m.errored,
+      canceled: m.canceled, expired: m.expired,
+    };
+    card.append(...bar(counts));
+    const list = el("dl");
+    for (const [name, value] of rows) {
+      list.append(el("dt", {}, name), el("dd", { "data-field": name }, value));
+    }
+    card.append(list);
+    return card;
+  }
+
+  function render(state) {
+    expiries = [];
+    const body = document.querySelector("#batches tbody");
+    const rows = document.createDocumentFragment();
+    for (const b of state.batches) rows.append(batchRow(b));
+    body.replaceChildren(rows);
+    tick();
+    document.getElementById("batch-count").textContent = "(" + state.batches.length + ")";
+    document.getElementById("no-batches").hidden = !state.listed || state.batches.length > 0;
+    const error = document.getElementById("batches-error");
+    error.hidden = !state.batches_error;
+    error.textContent = state.batches_error || "";
+    const stores = document.getElementById("stores");
+    document.getElementById("stores-section").hidden = state.stores.length === 0;
+    stores.replaceChildren(...state.stores.map(storeCard));
+    document.body.dataset.renders = String(Number(document.body.dataset.renders || 0) + 1);
+  }
+
+  function tick() {
+    for (const [cell, iso] of expiries) cell.textContent = countdown(iso);
+  }
+
+  function connect() {
+    const connection = document.getElementById("connection");
+    const source = new EventSource("events" + q);
+    source.addEventListener("open", () => {
+      connection.dataset.state = "live";
+      connection.textContent = "live";
+    });
+    source.addEventListener("error", () => {
+      connection.dataset.state = "lost";
+      connection.textContent = "reconnecting…";
+    });
+    source.addEventListener("state", (event) => render(JSON.parse(event.data)));
+  }
+
+  setInterval(tick, 1000);
+  connect();
+})();

@@ -1,0 +1,79 @@
+"""Serving the dashboard on 127.0.0.1 (port 0) and reading its event stream."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from rxbatches import Client
+from rxbatches.dashboard import TOKEN, make_app
+
+
+class Served:
+    """A dashboard being served: its base URL, token and a session to call it with."""
+
+    def __init__(self, url: str, token: str, http: aiohttp.ClientSession) -> None:
+        self.url = url
+        self.token = token
+        self.http = http
+
+    def at(self, path: str, *, token: bool = True) -> str:
+        return f"{self.url}{path}" + (f"?token={self.token}" if token else "")
+
+
+@asynccontextmanager
+async def serve(client: Client, **options: Any) -> AsyncIterator[Served]:
+    """Serve ``make_app(client, **options)`` until the block ends."""
+    app = make_app(client, **options)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        async with aiohttp.ClientSession() as http:
+            yield Served(f"http://127.0.0.1:{port}", app[TOKEN], http)
+    finally:
+        await runner.cleanup()
+
+
+async def states(response: aiohttp.ClientResponse) -> AsyncIterator[dict[str, Any]]:
+    """The ``state`` events of an open event stream, parsed."""
+    event = "message"
+    data: list[str] = []
+    async for raw in response.content:
+        line = raw.decode().rstrip("\n")
+        if line == "":
+            if data and event == "state":
+                yield json.loads("\n".join(data))
+            event = "message"
+            data = []
+        elif line.startswith("event: "):
+            event = line[len("event: ") :]
+        elif line.startswith("data: "):
+            data.append(line[len("data: ") :])
+
+
+def requests(count: int, prefix: str = "r") -> list[dict[str, Any]]:
+    """``count`` small requests for the emulator."""
+    return [
+        {
+            "custom_id": f"{prefix}{i}",
+            "params": {
+                "model": "claude-sonnet-4-5",
+                "max_tokens": 16,
+                "messages": [{"role": "user", "content": f"hello {i}"}],
+            },
+        }
+        for i in range(count)
+    ]
+
+
+def find(state: dict[str, Any], batch_id: str) -> dict[str, Any] | None:
+    """The batch ``batch_id`` in a pushed state, if listed."""
+    return next((b for b in state["batches"] if b["id"] == batch_id), None)
