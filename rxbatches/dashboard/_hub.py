@@ -103,6 +103,8 @@ class Hub:
         self._max_batches = max_batches
         self._secrets = [s for s in secrets if s]
         self._batches: list[dict[str, Any]] = []
+        self._totals: dict[str, int] = {}
+        self._sizes: dict[str, int] = {}  # the sizes of the job stores' batches
         self._batches_error: str | None = None
         self._listed = False
         self._stores: list[dict[str, Any]] = []
@@ -160,7 +162,7 @@ class Hub:
         while True:
             self._poke.clear()
             try:
-                self._batches = await listing
+                self._batches = self._with_totals(await listing)
                 self._batches_error = None
                 self._listed = True
             except Exception as exc:  # shown on the page, the poll goes on
@@ -169,8 +171,27 @@ class Hub:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poke.wait(), self._interval)
 
+    def _with_totals(self, batches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # The API counts ``processing`` down while a batch runs and shows its outcomes
+        # only at the end: the sum of the counts shrinks until then. The first sum seen
+        # is the batch's size (or the most known of it, for a batch found half done).
+        totals = {}
+        for batch in batches:
+            seen = sum(v for v in batch["request_counts"].values() if isinstance(v, int))
+            known = max(self._totals.get(batch["id"], 0), self._sizes.get(batch["id"], 0))
+            total = totals[batch["id"]] = max(seen, known)
+            batch["total"] = total
+        self._totals = totals
+        return batches
+
     async def _poll_stores(self) -> None:
         while True:
             self._stores = [await asyncio.to_thread(r.read) for r in self._readers]
+            self._sizes = {
+                b["id"]: b["requests"]
+                for s in self._stores
+                for b in s.get("batches", ())
+                if b["id"]
+            }
             self._publish()
             await asyncio.sleep(self._store_interval)

@@ -37,8 +37,9 @@
     return (h ? h + "h " : "") + (h || m ? m + "m " : "") + s + "s";
   }
 
-  function bar(counts) {
-    const total = COUNTS.reduce((n, k) => n + counts[k], counts.processing);
+  function bar(counts, size) {
+    // The API shows the outcomes only at the end: the size is the server's first sum.
+    const total = Math.max(size || 0, COUNTS.reduce((n, k) => n + counts[k], counts.processing));
     const node = el("div", { class: "bar" });
     const done = total - counts.processing;
     // The API counts processing down while a batch runs; the outcomes appear at its end.
@@ -49,7 +50,9 @@
       part.style.width = (total ? (100 * count) / total : 0) + "%";
       node.append(part);
     }
-    const text = done + " / " + total + " processed" +
+    // While it runs, only what is left is known for sure (the size may be a first sight).
+    const text = (counts.processing ? counts.processing + " left of " + total
+      : done + " / " + total + " processed") +
       COUNTS.filter((k) => counts[k]).map((k) => " · " + counts[k] + " " + k).join("");
     return [node, el("div", { class: "counts" }, text)];
   }
@@ -88,7 +91,7 @@
     return el("tr", { "data-batch-id": b.id, "data-status": b.processing_status },
       el("td", { class: "id" }, b.id),
       el("td", {}, status),
-      el("td", {}, ...bar(b.request_counts)),
+      el("td", {}, ...bar(b.request_counts, b.total)),
       el("td", {}, time(b.created_at)),
       el("td", {}, time(b.ended_at)),
       expires,

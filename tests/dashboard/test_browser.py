@@ -1,0 +1,104 @@
+"""The dashboard in a real browser: headless Chromium (Debian's package) over DevTools.
+
+Run by tox's ``browser`` environment, which installs Chromium and requires it
+(``RXBATCHES_BROWSER_TESTS=required``: a missing browser fails there). Elsewhere these
+tests run when ``chromium`` is on PATH and are skipped, saying so, when it is not.
+Saves ``artifacts/dashboard.png`` (the README's screenshot).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from rxbatches import Client
+from rxbatches.emulator import Emulator
+
+from .cdp import Page, chromium, launch
+from .helpers import requests, serve
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "artifacts" / "dashboard.png"
+
+EXECUTABLE = chromium()
+if EXECUTABLE is None:
+    if os.environ.get("RXBATCHES_BROWSER_TESTS") == "required":
+        raise RuntimeError("the browser tests need chromium on PATH (apt-get install chromium)")
+    pytestmark = pytest.mark.skip(
+        reason="no chromium on PATH: the browser tests run in `tox -e browser`, which installs it"
+    )
+
+
+def row(batch_id: str, condition: str = "true") -> str:
+    """A JS predicate: the batch's row exists and ``condition`` holds on it (``r``)."""
+    return (
+        f"(() => {{ const r = document.querySelector('tr[data-batch-id={json.dumps(batch_id)}]');"
+        f" return r !== null && ({condition}); }})()"
+    )
+
+
+@pytest.fixture
+async def slow_emulator() -> AsyncIterator[Emulator]:
+    async with Emulator(request_latency=0.02, concurrency=1) as emu:
+        yield emu
+
+
+async def _open(page: Page, url: str) -> None:
+    await page.send("Page.navigate", url=url)
+    await page.wait_for("document.getElementById('connection')?.dataset.state === 'live'")
+    await page.wait_for("Number(document.body.dataset.renders || 0) >= 1")
+
+
+async def test_batches_appear_progress_and_end_without_a_reload_and_cancel_works_from_the_page(
+    slow_emulator: Emulator, tmp_path: Path
+) -> None:
+    assert EXECUTABLE is not None
+    store = tmp_path / "translations.db"
+    async with Client(api_key="sk-ant-browser-test-key", base_url=slow_emulator.base_url) as c:
+        await c.messages.batches.run(requests(12, "job-"), store=store, interval=0.05)
+        async with (
+            serve(c, stores=[store], interval=0.1, store_interval=0.2) as served,
+            launch(EXECUTABLE, tmp_path / "profile") as browser,
+        ):
+            page = await browser.new_page()
+            await _open(page, served.at("/"))
+            loaded_at = await page.evaluate("location.href")
+
+            # A batch created after the page loaded appears within 2 s, then ends.
+            batch = await c.messages.batches.create(requests(40))
+            created = time.monotonic()
+            await page.wait_for(row(batch.id))
+            assert time.monotonic() - created < 2.0
+            await page.wait_for(row(batch.id, "r.dataset.status === 'ended'"))
+            assert "40 / 40 processed" in await page.evaluate(
+                f"document.querySelector('tr[data-batch-id=\"{batch.id}\"]').innerText"
+            )
+            assert await page.evaluate(row(batch.id, "r.querySelector('a.download') !== null"))
+
+            # Cancel from the page: the batch ends canceled.
+            long = await c.messages.batches.create(requests(400, "long-"))
+            await page.wait_for(row(long.id, "r.querySelector('button.cancel') !== null"))
+            await page.evaluate(
+                f"document.querySelector('tr[data-batch-id=\"{long.id}\"] button.cancel').click()"
+            )
+            await page.wait_for(row(long.id, "r.dataset.status === 'ended'"))
+            assert (await c.messages.batches.retrieve(long.id)).request_counts.canceled > 0
+
+            # One more running, for the picture; the job store's card is there.
+            running = await c.messages.batches.create(requests(400, "next-"))
+            await page.wait_for(row(running.id, "r.dataset.status === 'in_progress'"))
+            await page.wait_for(
+                row(running.id, "parseFloat(r.querySelector('.bar .processed').style.width) > 0")
+            )
+            assert "12" in await page.evaluate(
+                'document.querySelector(\'[data-store="translations.db"] '
+                '[data-field="succeeded"]\').innerText'
+            )
+            await page.screenshot(SCREENSHOT)
+            assert await page.evaluate("location.href") == loaded_at  # never reloaded
+            assert page.errors == []  # no script error, no CSP violation
+    assert SCREENSHOT.stat().st_size > 10_000
