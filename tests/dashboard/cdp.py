@@ -11,6 +11,7 @@ import base64
 import contextlib
 import itertools
 import json
+import os
 import re
 import shutil
 from collections.abc import AsyncIterator
@@ -85,7 +86,8 @@ class Page:
     async def screenshot(self, path: Path) -> None:
         answer = await self.send("Page.captureScreenshot", format="png")
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".part")
+        # Unique: tox may run this test in several environments at once.
+        partial = path.with_suffix(f".{os.getpid()}.part")
         partial.write_bytes(base64.b64decode(answer["data"]))
         partial.replace(path)
 
