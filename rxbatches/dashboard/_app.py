@@ -40,7 +40,11 @@ _CLOSING = web.AppKey("rxbatches_dashboard_closing", asyncio.Event)
 PUSH_PERIOD = 0.25
 """Seconds between two pushes of a view, at least: 4 a second at most."""
 
-_HEARTBEAT = 15.0  # an SSE comment, so that a page gone away is noticed
+_HEARTBEAT = 15.0  # an SSE comment, so that a proxy keeps the stream open
+# How often an idle stream checks that its page is still there: aiohttp does not cancel a
+# handler whose client has gone (unless served with handler_cancellation=True), and the
+# hub must learn that the last page has gone to stop polling.
+_LIVENESS = 0.5
 
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -73,6 +77,7 @@ def make_app(
     interval: float = 1.0,
     store_interval: float = 1.0,
     max_batches: int = 1000,
+    linger: float = 5.0,
 ) -> web.Application:
     """The dashboard as an ``aiohttp.web`` application, to serve or mount as a sub-app.
 
@@ -81,7 +86,9 @@ def make_app(
     results download) and each job store's totals, tokens and estimated cost. It is
     kept up to date over Server-Sent Events: one poll of ``client`` per application
     (whatever the number of open pages) feeds every page, each at most 4 times a second
-    and holding at most one state for a slow browser. The browser never calls the API
+    and holding at most one state for a slow browser. The polls run only while a page
+    is open: the first page starts them, and they stop ``linger`` seconds after the
+    last one has gone (no API call while nobody looks). The browser never calls the API
     and never sees the API key.
 
     ::
@@ -97,6 +104,8 @@ def make_app(
         interval: Seconds between the end of one listing and the start of the next.
         store_interval: Seconds between two reads of the job stores.
         max_batches: How many of the newest batches are listed.
+        linger: Seconds the polls go on after the last page has gone (a reload
+            within it does not restart them).
 
     Returns:
         The application. Open ``/?token=...`` under where it is served or mounted.
@@ -113,6 +122,8 @@ def make_app(
         raise ValueError("interval: must be > 0")
     if max_batches < 1:
         raise ValueError("max_batches: must be >= 1")
+    if linger < 0:
+        raise ValueError("linger: must be >= 0")
     app = web.Application(middlewares=[_security(token)])
     app[TOKEN] = token
     app[_CLOSING] = asyncio.Event()
@@ -122,6 +133,7 @@ def make_app(
         interval=interval,
         store_interval=store_interval,
         max_batches=max_batches,
+        linger=linger,
         secrets=[client.options.api_key],
     )
     app.cleanup_ctx.append(_run_hub)
@@ -135,7 +147,7 @@ def make_app(
 
 
 async def _run_hub(app: web.Application) -> AsyncIterator[None]:
-    app[HUB].start()
+    # The hub polls once a page is open (see _events), not from here.
     yield
     await app[HUB].stop()
 
@@ -242,32 +254,41 @@ async def _events(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     await response.write(b"retry: 2000\n\n")
+    hub.attach()
     latest = _Latest()
     # At most one state a PUSH_PERIOD, the newest; and at most one waiting for the page.
     subscription = hub.states.pipe(
         ops.sample(PUSH_PERIOD, scheduler=AsyncIOScheduler(asyncio.get_running_loop()))
     ).subscribe(latest.put, latest.end, latest.end)
     closed = asyncio.create_task(closing.wait())
+    loop = asyncio.get_running_loop()
+    written = loop.time()
     try:
         while not closing.is_set():
             changed = asyncio.create_task(latest.changed.wait())
             done, _ = await asyncio.wait(
-                {changed, closed}, timeout=_HEARTBEAT, return_when=asyncio.FIRST_COMPLETED
+                {changed, closed}, timeout=_LIVENESS, return_when=asyncio.FIRST_COMPLETED
             )
             changed.cancel()
             if closed in done or latest.ended:
                 break
+            if request.transport is None or request.transport.is_closing():
+                break  # the page went away
             if latest.value is None:
-                await response.write(b": heartbeat\n\n")
+                if loop.time() - written >= _HEARTBEAT:
+                    await response.write(b": heartbeat\n\n")
+                    written = loop.time()
                 continue
             value, latest.value = latest.value, None
             latest.changed.clear()
             await response.write(b"event: state\ndata: " + value.encode() + b"\n\n")
+            written = loop.time()
     except ConnectionError:
         pass  # the page went away
     finally:
         closed.cancel()
         subscription.dispose()
+        hub.detach()
     with contextlib.suppress(ConnectionError):
         await response.write_eof()
     return response

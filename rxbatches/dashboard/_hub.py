@@ -3,9 +3,13 @@
 One hub per application, whatever the number of open pages: it subscribes to the
 library's own Observables (``batches.list()``, one listing at a time, the next one
 ``interval`` after the previous answer, as ``watch`` polls) and reads each job store's
-:meth:`~rxbatches.JobStore.summary` in a worker thread. Each change of the whole state
-is published once, as JSON text, on :attr:`Hub.states` (a ``BehaviorSubject``: a new
-page gets the current state at once). Each page then samples it (see ``_app``).
+:meth:`~rxbatches.JobStore.summary` in a worker thread. It polls only while at least
+one page is open (an event stream connected): the first page starts the polls, and
+they stop ``linger`` seconds after the last page has gone (a reload does not restart
+them), so an application nobody looks at costs no API call and no CPU. Each change of
+the whole state is published once, as JSON text, on :attr:`Hub.states` (a
+``BehaviorSubject``: a new page gets the current state at once). Each page then samples
+it (see ``_app``).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
@@ -47,9 +52,15 @@ class _StoreReader:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._store: JobStore | None = None
+        # A read left running by a stopped poll may overlap the next poll's first one.
+        self._lock = threading.Lock()
 
     def read(self) -> dict[str, Any]:
         """The store's summary and batches (runs in a worker thread)."""
+        with self._lock:
+            return self._read()
+
+    def _read(self) -> dict[str, Any]:
         view: dict[str, Any] = {"path": str(self.path), "name": self.path.name}
         try:
             if self._store is None:
@@ -57,7 +68,7 @@ class _StoreReader:
             summary = self._store.summary()
             batches = self._store.batches()
         except Exception as exc:  # shown on the page, the poll goes on
-            self.close()
+            self._close()
             view["error"] = _describe(exc)
             return view
         view["summary"] = summary.as_json()
@@ -68,6 +79,10 @@ class _StoreReader:
         return view
 
     def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -82,6 +97,7 @@ class Hub:
         interval: Seconds between the end of one listing and the start of the next.
         store_interval: Seconds between two reads of the job stores.
         max_batches: How many of the newest batches are listed.
+        linger: Seconds the polls go on after the last page has gone.
         secrets: Texts that never leave the server (the API key): replaced in every
             state before it is published.
     """
@@ -94,6 +110,7 @@ class Hub:
         interval: float,
         store_interval: float,
         max_batches: int,
+        linger: float,
         secrets: Sequence[str],
     ) -> None:
         self.client = client
@@ -111,22 +128,51 @@ class Hub:
         self._poke = asyncio.Event()
         self.states: BehaviorSubject[str] = BehaviorSubject(self._render())
         """The whole state as JSON text, published on each change (on the event loop)."""
+        self._linger = linger
+        self._pages = 0
+        self._idle_timer: asyncio.TimerHandle | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.idle = asyncio.Event()
+        """Set while nothing polls (no page open, and ``linger`` over)."""
+        self.idle.set()
 
-    def start(self) -> None:
-        """Start polling (on the running event loop)."""
-        self._tasks = [asyncio.create_task(self._poll_batches())]
-        if self._readers:
-            self._tasks.append(asyncio.create_task(self._poll_stores()))
+    def attach(self) -> None:
+        """A page is open: poll (from now on, if nothing polled)."""
+        self._pages += 1
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        if not self._tasks:
+            self.idle.clear()
+            self._tasks = [asyncio.create_task(self._poll_batches())]
+            if self._readers:
+                self._tasks.append(asyncio.create_task(self._poll_stores()))
+
+    def detach(self) -> None:
+        """A page has gone: the last one stops the polls ``linger`` seconds later."""
+        self._pages -= 1
+        if self._pages == 0 and self._tasks:
+            self._idle_timer = asyncio.get_running_loop().call_later(self._linger, self._pause)
+
+    def _pause(self) -> None:
+        self._idle_timer = None
+        for task in self._tasks:
+            task.cancel()
+        self._tasks = []
+        self.idle.set()
 
     async def stop(self) -> None:
         """Stop polling and close the stores."""
-        for task in self._tasks:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._tasks = []
+        self.idle.set()
         for reader in self._readers:
             await asyncio.to_thread(reader.close)
         self.states.on_completed()

@@ -17,8 +17,11 @@ from rxbatches.dashboard import TOKEN, make_app
 class Served:
     """A dashboard being served: its base URL, token and a session to call it with."""
 
-    def __init__(self, url: str, token: str, http: aiohttp.ClientSession) -> None:
+    def __init__(
+        self, url: str, token: str, http: aiohttp.ClientSession, app: web.Application
+    ) -> None:
         self.url = url
+        self.app = app
         self.token = token
         self.http = http
 
@@ -37,7 +40,7 @@ async def serve(client: Client, **options: Any) -> AsyncIterator[Served]:
         await site.start()
         port = runner.addresses[0][1]
         async with aiohttp.ClientSession() as http:
-            yield Served(f"http://127.0.0.1:{port}", app[TOKEN], http)
+            yield Served(f"http://127.0.0.1:{port}", app[TOKEN], http, app)
     finally:
         await runner.cleanup()
 

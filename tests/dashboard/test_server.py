@@ -17,6 +17,7 @@ from aiohttp import web
 
 from rxbatches import Client
 from rxbatches.dashboard import PUSH_PERIOD, TOKEN, make_app
+from rxbatches.dashboard._app import HUB
 from rxbatches.emulator import Emulator
 
 from .helpers import Served, find, requests, serve, states
@@ -287,7 +288,7 @@ async def test_a_job_store_is_shown_with_its_totals_tokens_and_cost(
 
 
 async def test_make_app_refuses_bad_options(client: Client) -> None:
-    for options in ({"token": ""}, {"interval": 0}, {"max_batches": 0}):
+    for options in ({"token": ""}, {"interval": 0}, {"max_batches": 0}, {"linger": -1}):
         with pytest.raises(ValueError, match=next(iter(options)).split("_")[0]):
             make_app(client, **options)
 
@@ -313,3 +314,37 @@ async def test_it_mounts_as_a_sub_app(client: Client) -> None:
                 assert response.status == 403
     finally:
         await runner.cleanup()
+
+
+async def test_the_hub_polls_only_while_a_page_is_open(
+    client: Client, slow_emulator: Emulator
+) -> None:
+    listings = slow_emulator.stats.requests
+    async with serve(client, interval=0.2, linger=0.1) as served:
+        hub = served.app[HUB]
+        # Served, no page: the hub is idle and the API has seen no listing.
+        assert hub.idle.is_set()
+        async with served.http.get(served.at("/")) as response:
+            assert response.status == 200  # the page itself does not start the polls
+        assert listings["list"] == 0
+        async with served.http.get(served.at("/events")) as response:
+            async with asyncio.timeout(3):
+                async for state in states(response):
+                    if state["listed"]:
+                        break
+            assert not hub.idle.is_set()
+        # The page has gone: the polls stop `linger` after the server notices it.
+        async with asyncio.timeout(3):
+            await hub.idle.wait()
+        after = listings["list"]
+        assert after >= 1
+        # Nothing to wait on for an absence: let a full interval (and more) pass.
+        await asyncio.sleep(0.2 * 2)
+        assert listings["list"] == after
+        # A new page starts them again.
+        async with served.http.get(served.at("/events")) as response:
+            async with asyncio.timeout(3):
+                async for _state in states(response):
+                    if listings["list"] > after:
+                        break
+            assert not hub.idle.is_set()
