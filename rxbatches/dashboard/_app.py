@@ -26,7 +26,7 @@ from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from rxbatches import APIError, Client, aiterate
 
-from ._hub import Hub, batch_view
+from ._hub import Hub, Snapshot, batch_view, delta
 
 __all__ = ["HUB", "TOKEN", "make_app"]
 
@@ -86,7 +86,10 @@ def make_app(
     results download) and each job store's totals, tokens and estimated cost. It is
     kept up to date over Server-Sent Events: one poll of ``client`` per application
     (whatever the number of open pages) feeds every page, each at most 4 times a second
-    and holding at most one state for a slow browser. The polls run only while a page
+    and holding at most one state for a slow browser. A page is sent the full state
+    once (an SSE ``state`` event), then only the batches that changed, the ids removed
+    and the stores if they changed (``delta`` events, each from the last one sent: a
+    slow page that skipped states still converges). The polls run only while a page
     is open: the first page starts them, and they stop ``linger`` seconds after the
     last one has gone (no API call while nobody looks). The browser never calls the API
     and never sees the API key.
@@ -95,7 +98,8 @@ def make_app(
 
         batches.list() ──l1──────l2──────l3──   (one listing every ``interval``)
         job stores     ──s1────────s2───────
-        a page         ──v1──────v2──v3─────    (on change, at most one per 0.25 s)
+        a page         ──S1──────d2──d3─────    (on change, at most one per 0.25 s:
+                                                 the full state S, then deltas d)
 
     Args:
         client: The client whose account is shown (the app does not close it).
@@ -226,14 +230,18 @@ async def _static(request: web.Request) -> web.Response:
 
 
 class _Latest:
-    """The newest state not sent yet: a slow page skips states, it never queues them."""
+    """The newest state not sent yet: a slow page skips states, it never queues them.
+
+    What it is sent is the delta from the last state it was sent to this one, which
+    covers every state skipped in between.
+    """
 
     def __init__(self) -> None:
-        self.value: str | None = None
+        self.value: Snapshot | None = None
         self.ended = False
         self.changed = asyncio.Event()
 
-    def put(self, value: str) -> None:
+    def put(self, value: Snapshot) -> None:
         self.value = value
         self.changed.set()
 
@@ -263,6 +271,7 @@ async def _events(request: web.Request) -> web.StreamResponse:
     closed = asyncio.create_task(closing.wait())
     loop = asyncio.get_running_loop()
     written = loop.time()
+    sent: Snapshot | None = None
     try:
         while not closing.is_set():
             changed = asyncio.create_task(latest.changed.wait())
@@ -279,9 +288,17 @@ async def _events(request: web.Request) -> web.StreamResponse:
                     await response.write(b": heartbeat\n\n")
                     written = loop.time()
                 continue
-            value, latest.value = latest.value, None
+            newest, latest.value = latest.value, None
             latest.changed.clear()
-            await response.write(b"event: state\ndata: " + value.encode() + b"\n\n")
+            if sent is None:
+                message = b"event: state\ndata: " + newest.full().encode() + b"\n\n"
+            else:
+                change = delta(sent, newest)
+                if change is None:
+                    continue  # changed and changed back between two pushes
+                message = b"event: delta\ndata: " + change.encode() + b"\n\n"
+            await response.write(message)
+            sent = newest
             written = loop.time()
     except ConnectionError:
         pass  # the page went away

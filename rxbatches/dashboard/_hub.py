@@ -7,9 +7,10 @@ library's own Observables (``batches.list()``, one listing at a time, the next o
 one page is open (an event stream connected): the first page starts the polls, and
 they stop ``linger`` seconds after the last page has gone (a reload does not restart
 them), so an application nobody looks at costs no API call and no CPU. Each change of
-the whole state is published once, as JSON text, on :attr:`Hub.states` (a
-``BehaviorSubject``: a new page gets the current state at once). Each page then samples
-it (see ``_app``).
+the state is published once, as a :class:`Snapshot` (each batch's JSON text apart), on
+:attr:`Hub.states` (a ``BehaviorSubject``: a new page gets the current state at once).
+Each page then samples it and sends the full state once, then only what changed since
+its last push (:func:`delta`; see ``_app``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import contextlib
 import json
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from reactivex.subject import BehaviorSubject
 
 from rxbatches import Client, JobStore, MessageBatch
 
-__all__ = ["Hub"]
+__all__ = ["Hub", "Snapshot", "delta"]
 
 _DROPPED_FIELDS = ("results_url",)  # the browser never calls the API
 
@@ -44,6 +46,51 @@ def batch_view(batch: MessageBatch) -> dict[str, Any]:
 def _describe(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+@dataclass(frozen=True, eq=True)
+class Snapshot:
+    """The state at one time, as JSON texts, so that two are compared piece by piece.
+
+    Attributes:
+        order: The batches' ids, newest first.
+        batches: Each batch's JSON text, by id.
+        stores: The job stores' views, one JSON array.
+        meta: The other fields (``batches_error``, ``listed``): JSON object members.
+    """
+
+    order: tuple[str, ...]
+    batches: dict[str, str]
+    stores: str
+    meta: str
+
+    def full(self) -> str:
+        """The whole state, one JSON object (the first push to a page)."""
+        batches = ",".join(self.batches[i] for i in self.order)
+        return f'{{"batches":[{batches}],{self.meta},"stores":{self.stores}}}'
+
+
+def delta(sent: Snapshot, newest: Snapshot) -> str | None:
+    """What a page that has ``sent`` must apply to show ``newest``; ``None``: nothing.
+
+    A JSON object: ``upsert`` (the batches new or changed), ``removed`` (ids gone), the
+    meta fields, and ``order`` and ``stores`` only when they changed. ``newest`` may be
+    several snapshots after ``sent`` (a slow page): the delta covers them all.
+    """
+    if sent == newest:
+        return None
+    upsert = ",".join(t for i, t in newest.batches.items() if sent.batches.get(i) != t)
+    removed = _dumps([i for i in sent.order if i not in newest.batches])
+    parts = [f'"upsert":[{upsert}]', f'"removed":{removed}', newest.meta]
+    if newest.order != sent.order:
+        parts.append(f'"order":{_dumps(list(newest.order))}')
+    if newest.stores != sent.stores:
+        parts.append(f'"stores":{newest.stores}')
+    return "{" + ",".join(parts) + "}"
 
 
 class _StoreReader:
@@ -126,8 +173,8 @@ class Hub:
         self._listed = False
         self._stores: list[dict[str, Any]] = []
         self._poke = asyncio.Event()
-        self.states: BehaviorSubject[str] = BehaviorSubject(self._render())
-        """The whole state as JSON text, published on each change (on the event loop)."""
+        self.states: BehaviorSubject[Snapshot] = BehaviorSubject(self._render())
+        """The state, published on each change (on the event loop)."""
         self._linger = linger
         self._pages = 0
         self._idle_timer: asyncio.TimerHandle | None = None
@@ -187,19 +234,28 @@ class Hub:
             text = text.replace(secret, "[redacted]")
         return text
 
-    def _render(self) -> str:
-        state = {
-            "batches": self._batches,
-            "batches_error": self._batches_error,
-            "listed": self._listed,
-            "stores": self._stores,
-        }
-        return self.redact(json.dumps(state, separators=(",", ":"), sort_keys=True))
+    def _render(self) -> Snapshot:
+        previous: dict[str, str] = {}
+        with contextlib.suppress(AttributeError):  # none before the first
+            previous = self.states.value.batches
+        batches = {}
+        for batch in self._batches:
+            text = self.redact(_dumps(batch))
+            # Equal texts kept as the same object: the next comparison is by identity.
+            old = previous.get(batch["id"])
+            batches[batch["id"]] = old if old == text else text
+        meta = _dumps({"batches_error": self._batches_error, "listed": self._listed})
+        return Snapshot(
+            order=tuple(b["id"] for b in self._batches),
+            batches=batches,
+            stores=self.redact(_dumps(self._stores)),
+            meta=self.redact(meta[1:-1]),
+        )
 
     def _publish(self) -> None:
-        text = self._render()
-        if text != self.states.value:
-            self.states.on_next(text)
+        snapshot = self._render()
+        if snapshot != self.states.value:
+            self.states.on_next(snapshot)
 
     async def _poll_batches(self) -> None:
         listing = self.client.messages.batches.list().pipe(

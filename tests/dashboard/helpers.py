@@ -45,21 +45,51 @@ async def serve(client: Client, **options: Any) -> AsyncIterator[Served]:
         await runner.cleanup()
 
 
-async def states(response: aiohttp.ClientResponse) -> AsyncIterator[dict[str, Any]]:
-    """The ``state`` events of an open event stream, parsed."""
+async def events(response: aiohttp.ClientResponse) -> AsyncIterator[tuple[str, str]]:
+    """The events of an open event stream: (event name, data text)."""
     event = "message"
     data: list[str] = []
     async for raw in response.content:
         line = raw.decode().rstrip("\n")
         if line == "":
-            if data and event == "state":
-                yield json.loads("\n".join(data))
+            if data:
+                yield event, "\n".join(data)
             event = "message"
             data = []
         elif line.startswith("event: "):
             event = line[len("event: ") :]
         elif line.startswith("data: "):
             data.append(line[len("data: ") :])
+
+
+def apply(state: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    """``state`` with a ``delta`` event applied, as the page's script does."""
+    batches = {b["id"]: b for b in state["batches"]}
+    for batch in change["upsert"]:
+        batches[batch["id"]] = batch
+    for batch_id in change["removed"]:
+        batches.pop(batch_id, None)
+    order = change.get("order", [b["id"] for b in state["batches"]])
+    return {
+        "batches": [batches[i] for i in order],
+        "batches_error": change["batches_error"],
+        "listed": change["listed"],
+        "stores": change.get("stores", state["stores"]),
+    }
+
+
+async def states(response: aiohttp.ClientResponse) -> AsyncIterator[dict[str, Any]]:
+    """The states an open event stream shows: its ``state`` event, then each delta applied."""
+    state: dict[str, Any] | None = None
+    async for event, data in events(response):
+        if event == "state":
+            state = json.loads(data)
+        elif event == "delta":
+            assert state is not None, "a delta before the full state"
+            state = apply(state, json.loads(data))
+        else:
+            continue
+        yield state
 
 
 def requests(count: int, prefix: str = "r") -> list[dict[str, Any]]:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -18,9 +20,10 @@ from aiohttp import web
 from rxbatches import Client
 from rxbatches.dashboard import PUSH_PERIOD, TOKEN, make_app
 from rxbatches.dashboard._app import HUB
+from rxbatches.dashboard._hub import Snapshot, delta
 from rxbatches.emulator import Emulator
 
-from .helpers import Served, find, requests, serve, states
+from .helpers import Served, apply, events, find, requests, serve, states
 
 SECRET = "sk-ant-dashboard-secret-0123456789"
 
@@ -348,3 +351,89 @@ async def test_the_hub_polls_only_while_a_page_is_open(
                     if listings["list"] > after:
                         break
             assert not hub.idle.is_set()
+
+
+async def test_after_the_full_state_a_page_is_sent_only_what_changed_and_what_was_removed(
+    client: Client, slow_emulator: Emulator
+) -> None:
+    ended = [slow_emulator.add_ended_batch([], {"succeeded": 3}) for _ in range(20)]
+    async with (
+        serve(client, interval=0.05) as served,
+        served.http.get(served.at("/events")) as response,
+    ):
+        stream = events(response)
+        async with asyncio.timeout(4):
+            name, data = await anext(stream)
+            assert name == "state"
+            state = json.loads(data)
+            while not state["listed"]:
+                name, data = await anext(stream)
+                assert name == "delta"
+                state = apply(state, json.loads(data))
+            assert sorted(b["id"] for b in state["batches"]) == sorted(ended)
+            full_size = len(data)
+            batch = await client.messages.batches.create(requests(40))
+            sizes = []
+            while (shown := find(state, batch.id)) is None or shown["processing_status"] != (
+                "ended"
+            ):
+                name, data = await anext(stream)
+                assert name == "delta"
+                change = json.loads(data)
+                # Only the running batch: the 20 ended ones are never sent again.
+                assert [b["id"] for b in change["upsert"]] == [batch.id], change
+                assert change["removed"] == []
+                assert ("order" in change) == (find(state, batch.id) is None)
+                assert "stores" not in change
+                state = apply(state, change)
+                sizes.append(len(data))
+            await client.messages.batches.delete(ended[3])
+            name, data = await anext(stream)
+            change = json.loads(data)
+            assert (name, change["upsert"], change["removed"]) == ("delta", [], [ended[3]])
+            state = apply(state, change)
+    assert state["batches"][0]["id"] == batch.id
+    assert ended[3] not in [b["id"] for b in state["batches"]]
+    assert len(state["batches"]) == 20
+    assert max(sizes) < full_size / 5, (sizes, full_size)
+
+
+def _snapshot(batches: dict[str, dict[str, Any]], stores: list[Any], listed: bool) -> Snapshot:
+    return Snapshot(
+        order=tuple(batches),
+        batches={i: json.dumps(b, sort_keys=True) for i, b in batches.items()},
+        stores=json.dumps(stores),
+        meta=json.dumps({"batches_error": None, "listed": listed})[1:-1],
+    )
+
+
+def test_a_delta_over_skipped_states_brings_a_slow_page_to_the_newest() -> None:
+    def batch(i: str, status: str) -> dict[str, Any]:
+        return {"id": i, "processing_status": status}
+
+    sent = _snapshot({"b": batch("b", "in_progress"), "a": batch("a", "ended")}, [], False)
+    # Skipped by the page: "b" ends, "c" appears, then "a" is deleted and "d" appears.
+    _snapshot({"c": batch("c", "in_progress"), "b": batch("b", "ended")}, [], True)
+    newest = _snapshot(
+        {"d": batch("d", "in_progress"), "c": batch("c", "ended"), "b": batch("b", "ended")},
+        [{"name": "job.db"}],
+        True,
+    )
+    text = delta(sent, newest)
+    assert text is not None
+    change = json.loads(text)
+    assert sorted(b["id"] for b in change["upsert"]) == ["b", "c", "d"]
+    assert change["removed"] == ["a"]
+    assert apply(json.loads(sent.full()), change) == json.loads(newest.full())
+    assert delta(newest, newest) is None
+    # Nothing but one batch changed: no order, no stores sent.
+    later = _snapshot(
+        {"d": batch("d", "ended"), "c": batch("c", "ended"), "b": batch("b", "ended")},
+        [{"name": "job.db"}],
+        True,
+    )
+    change = json.loads(delta(newest, later) or "{}")
+    assert [b["id"] for b in change["upsert"]] == ["d"]
+    assert "order" not in change
+    assert "stores" not in change
+    assert apply(json.loads(newest.full()), change) == json.loads(later.full())

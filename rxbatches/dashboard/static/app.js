@@ -6,7 +6,13 @@
   const token = document.querySelector('meta[name="rxbatches-token"]').content;
   const q = "?token=" + encodeURIComponent(token);
   const COUNTS = ["succeeded", "errored", "canceled", "expired"];
-  let expiries = [];
+  // The state shown: the server sends it whole once, then what changed ("delta" events).
+  const batches = new Map(); // id -> batch
+  const rows = new Map(); // id -> its <tr>, rebuilt only when the batch changed
+  const expiries = new Map(); // id -> [cell, iso]: the countdowns of batches not ended
+  let order = [];
+  let meta = { batches_error: null, listed: false };
+  let stores = [];
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -87,7 +93,8 @@
       }, "Results");
     }
     const expires = el("td", { class: "expires" });
-    if (b.processing_status !== "ended") expiries.push([expires, b.expires_at]);
+    if (b.processing_status !== "ended") expiries.set(b.id, [expires, b.expires_at]);
+    else expiries.delete(b.id);
     return el("tr", { "data-batch-id": b.id, "data-status": b.processing_status },
       el("td", { class: "id" }, b.id),
       el("td", {}, status),
@@ -132,26 +139,65 @@
     return card;
   }
 
-  function render(state) {
-    expiries = [];
-    const body = document.querySelector("#batches tbody");
-    const rows = document.createDocumentFragment();
-    for (const b of state.batches) rows.append(batchRow(b));
-    body.replaceChildren(rows);
+  function full(state) {
+    batches.clear();
+    rows.clear();
+    expiries.clear();
+    for (const b of state.batches) batches.set(b.id, b);
+    order = state.batches.map((b) => b.id);
+    meta = { batches_error: state.batches_error, listed: state.listed };
+    stores = state.stores;
+    render(true);
+  }
+
+  function apply(change) {
+    for (const id of change.removed) {
+      batches.delete(id);
+      rows.delete(id);
+      expiries.delete(id);
+    }
+    for (const b of change.upsert) {
+      batches.set(b.id, b);
+      const old = rows.get(b.id);
+      rows.delete(b.id);
+      if (old && !change.order) old.replaceWith(row(b.id)); // in place: same order
+    }
+    if (change.order) order = change.order;
+    meta = { batches_error: change.batches_error, listed: change.listed };
+    if (change.stores) stores = change.stores;
+    render(Boolean(change.order), Boolean(change.stores));
+  }
+
+  function row(id) {
+    let tr = rows.get(id);
+    if (!tr) {
+      tr = batchRow(batches.get(id));
+      rows.set(id, tr);
+    }
+    return tr;
+  }
+
+  function render(reordered, storesChanged = true) {
+    if (reordered) {
+      const fragment = document.createDocumentFragment();
+      for (const id of order) fragment.append(row(id));
+      document.querySelector("#batches tbody").replaceChildren(fragment);
+    }
     tick();
-    document.getElementById("batch-count").textContent = "(" + state.batches.length + ")";
-    document.getElementById("no-batches").hidden = !state.listed || state.batches.length > 0;
+    document.getElementById("batch-count").textContent = "(" + order.length + ")";
+    document.getElementById("no-batches").hidden = !meta.listed || order.length > 0;
     const error = document.getElementById("batches-error");
-    error.hidden = !state.batches_error;
-    error.textContent = state.batches_error || "";
-    const stores = document.getElementById("stores");
-    document.getElementById("stores-section").hidden = state.stores.length === 0;
-    stores.replaceChildren(...state.stores.map(storeCard));
+    error.hidden = !meta.batches_error;
+    error.textContent = meta.batches_error || "";
+    if (storesChanged) {
+      document.getElementById("stores-section").hidden = stores.length === 0;
+      document.getElementById("stores").replaceChildren(...stores.map(storeCard));
+    }
     document.body.dataset.renders = String(Number(document.body.dataset.renders || 0) + 1);
   }
 
   function tick() {
-    for (const [cell, iso] of expiries) cell.textContent = countdown(iso);
+    for (const [cell, iso] of expiries.values()) cell.textContent = countdown(iso);
   }
 
   function connect() {
@@ -165,7 +211,8 @@
       connection.dataset.state = "lost";
       connection.textContent = "reconnecting…";
     });
-    source.addEventListener("state", (event) => render(JSON.parse(event.data)));
+    source.addEventListener("state", (event) => full(JSON.parse(event.data)));
+    source.addEventListener("delta", (event) => apply(JSON.parse(event.data)));
   }
 
   setInterval(tick, 1000);
