@@ -99,6 +99,8 @@ class _StoreReader:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._store: JobStore | None = None
+        self._seen: tuple[tuple[int, int] | None, ...] | None = None
+        self._view: dict[str, Any] | None = None
         # A read left running by a stopped poll may overlap the next poll's first one.
         self._lock = threading.Lock()
 
@@ -107,7 +109,29 @@ class _StoreReader:
         with self._lock:
             return self._read()
 
+    def _files(self) -> tuple[tuple[int, int] | None, ...]:
+        # A commit changes the WAL file (or the database, once checkpointed): the same
+        # sizes and times mean the same contents, and the summary of a big job (a join
+        # over every result) is not computed again.
+        marks: list[tuple[int, int] | None] = []
+        for path in (self.path, self.path.with_name(self.path.name + "-wal")):
+            try:
+                found = path.stat()
+            except OSError:
+                marks.append(None)
+            else:
+                marks.append((found.st_mtime_ns, found.st_size))
+        return tuple(marks)
+
     def _read(self) -> dict[str, Any]:
+        files = self._files()
+        if self._view is not None and files == self._seen:
+            return self._view
+        view = self._view = self._read_store()
+        self._seen = files if "error" not in view else None
+        return view
+
+    def _read_store(self) -> dict[str, Any]:
         view: dict[str, Any] = {"path": str(self.path), "name": self.path.name}
         try:
             if self._store is None:
@@ -130,6 +154,7 @@ class _StoreReader:
             self._close()
 
     def _close(self) -> None:
+        self._view = self._seen = None
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -258,7 +283,8 @@ class Hub:
             self.states.on_next(snapshot)
 
     async def _poll_batches(self) -> None:
-        listing = self.client.messages.batches.list().pipe(
+        # One page for them all (as long as the API allows): a request per listing.
+        listing = self.client.messages.batches.list(limit=min(self._max_batches, 1000)).pipe(
             ops.take(self._max_batches), ops.map(batch_view), ops.to_list()
         )
         while True:

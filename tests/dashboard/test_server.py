@@ -437,3 +437,25 @@ def test_a_delta_over_skipped_states_brings_a_slow_page_to_the_newest() -> None:
     assert "order" not in change
     assert "stores" not in change
     assert apply(json.loads(newest.full()), change) == json.loads(later.full())
+
+
+async def test_a_job_store_written_while_the_page_is_open_is_shown_as_it_changes(
+    client: Client, tmp_path: Path
+) -> None:
+    store = tmp_path / "later.db"  # not there yet: an error shown, then the job
+    async with (
+        serve(client, stores=[store], interval=0.5, store_interval=0.05) as served,
+        served.http.get(served.at("/events")) as response,
+    ):
+        pushed = states(response)
+        async with asyncio.timeout(4):
+            async for state in pushed:
+                if state["stores"] and "error" in state["stores"][0]:
+                    break
+            job = client.messages.batches.run(requests(6, "w"), store=store, interval=0.05)
+            await job
+            async for state in pushed:
+                summary = state["stores"][0].get("summary")
+                if summary and summary["succeeded"] == 6:
+                    break
+    assert summary["requests"] == 6
