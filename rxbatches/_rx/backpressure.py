@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
@@ -51,7 +50,7 @@ class Demand:
     (the consumer's), and waking a source goes through its own loop.
     """
 
-    __slots__ = ("_delivered", "_lock", "_received", "_waiters", "bursting", "limit", "on_flush")
+    __slots__ = ("_delivered", "_lock", "_received", "_waiters", "limit")
 
     def __init__(self, limit: int) -> None:
         self.limit = check_int("max_pending", limit, at_least=1)
@@ -59,10 +58,6 @@ class Demand:
         self._delivered = 0
         self._lock = threading.Lock()
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
-        self.bursting = False
-        """Set by a source while it emits a run of items in one go (see :meth:`flush`)."""
-        self.on_flush: Callable[[], None] | None = None
-        """The consumer's hook, called at the end of each run of items."""
 
     def __repr__(self) -> str:
         return f"<Demand pending={self.pending} limit={self.limit}>"
@@ -105,17 +100,6 @@ class Demand:
                     loop.call_soon_threadsafe(_resolve, future)
 
     # ----------------------------------------------------------------- source side
-
-    def flush(self) -> None:
-        """A source ended a run of items: the consumer hands them on now.
-
-        A consumer on another thread may wait for this instead of waking that thread for
-        each item of the run: one wakeup per run, not per item.
-        """
-        self.bursting = False
-        hook = self.on_flush
-        if hook is not None:
-            hook()
 
     async def wait_for_room(self) -> None:
         """On a source's loop: wait, without blocking the loop, until there is room."""

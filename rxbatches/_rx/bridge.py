@@ -191,14 +191,10 @@ async def _emit_within(
                 return True
             continue
         end = min(count, start + room)
-        demand.bursting = True
-        try:
-            for index in range(start, end):
-                on_next(items[index])
-                if sub.disposed:
-                    return True
-        finally:
-            demand.flush()
+        for index in range(start, end):
+            on_next(items[index])
+            if sub.disposed:
+                return True
         start = end
     return False
 

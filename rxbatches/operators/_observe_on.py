@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -93,9 +92,7 @@ class _Handoff:
 
     __slots__ = (
         "_active",
-        "_deferred",
         "_demand",
-        "_eager",
         "_lock",
         "_observer",
         "_queue",
@@ -115,11 +112,6 @@ class _Handoff:
         self._active = False  # a drain is scheduled or running
         self._stopped = False
         self._scheduled = SerialDisposable()
-        self._deferred = False
-        self._eager = max(1, min(64, demand.limit // 4))
-        # An rxbatches source emitting a run of items flushes at its end: one wakeup of
-        # the scheduler per run instead of one per item (see _flushed).
-        demand.on_flush = self._flushed
 
     def on_next(self, value: Any) -> None:
         self._demand.received()
@@ -138,36 +130,13 @@ class _Handoff:
         # Unlocked first read: while a drain is active (the common case under load) it
         # will see what was just appended, because it re-checks the queue after
         # clearing ``_active`` (see _drain).
-        if self._active or self._demand.bursting:
+        if self._active:
             return
         with self._lock:
             if self._active or self._stopped:
                 return
             self._active = True
         self._scheduled.disposable = self._scheduler.schedule(self._drain)
-
-    def _flushed(self) -> None:
-        # Waking the scheduler's thread costs a GIL handoff, worth paying at once only
-        # when 64 items (or a quarter of a small window) wait; below that, wake it once
-        # the source's loop goes idle (a call_soon runs when the parsing task next waits
-        # for bytes). Fewer items held also means fewer survive a garbage collection.
-        if self._active:
-            return
-        if self._demand.pending >= self._eager:
-            self._ensure_draining()
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self._ensure_draining()
-            return
-        if not self._deferred:
-            self._deferred = True
-            loop.call_soon(self._deferred_drain)
-
-    def _deferred_drain(self) -> None:
-        self._deferred = False
-        self._ensure_draining()
 
     def _drain(self, _scheduler: abc.SchedulerBase, _state: Any = None) -> None:
         queue, observer, demand = self._queue, self._observer, self._demand
