@@ -361,11 +361,6 @@ class HTTPClient:
                 # Only an answer proving nothing was made settles a failed create.
                 unknown = response.status >= 500 and response.status not in CREATE_SAFE_STATUSES
                 error_headers: Mapping[str, str] | None = response.headers
-                if streamed:
-                    # The server may have answered before reading the whole body: the
-                    # rest of it must not go out on a connection a retry would reuse
-                    # (older aiohttp servers would read it as the next request).
-                    response.close()
             except (TimeoutError, aiohttp.ClientError, RuntimeError) as exc:
                 if response is not None:
                     response.close()
