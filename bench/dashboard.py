@@ -24,6 +24,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.data import plain_succeeded_line
 from rxbatches.emulator import EmulatorThread
 
 BATCHES = 1_000
@@ -34,23 +35,7 @@ MAX_PUSHES = 4.0
 
 
 def _line(i: int) -> bytes:
-    result = {
-        "custom_id": f"r{i}",
-        "result": {
-            "type": "succeeded",
-            "message": {
-                "id": f"msg_{i}",
-                "type": "message",
-                "role": "assistant",
-                "model": "claude-haiku-4-5",
-                "content": [{"type": "text", "text": "An answer of a few words."}],
-                "stop_reason": "end_turn",
-                "stop_sequence": None,
-                "usage": {"input_tokens": 12, "output_tokens": 40},
-            },
-        },
-    }
-    return json.dumps(result, separators=(",", ":")).encode()
+    return plain_succeeded_line(i, "An answer of a few words.")
 
 
 def _fill_store(path: Path, emu: EmulatorThread) -> None:

@@ -99,6 +99,29 @@ def _dump(line: dict[str, Any]) -> bytes:
     return json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
+def plain_succeeded_line(i: int, text: str) -> bytes:
+    """The results line (no newline) of request ``r{i}`` succeeding with ``text``: small,
+    fixed and quick to make, for benchmarks that need many results rather than varied ones.
+    """
+    result = {
+        "custom_id": f"r{i}",
+        "result": {
+            "type": "succeeded",
+            "message": {
+                "id": f"msg_{i}",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-haiku-4-5",
+                "content": [{"type": "text", "text": text}],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": 12, "output_tokens": 40},
+            },
+        },
+    }
+    return json.dumps(result, separators=(",", ":")).encode()
+
+
 def results_file(n: int) -> Path:
     """Return the path of the ``n``-line results file, generating it if needed."""
     path = data_dir() / f"results-{n}-s{_SEED}.jsonl"

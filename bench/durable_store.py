@@ -32,6 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.data import plain_succeeded_line
 from rxbatches import Client, aiterate
 from rxbatches._jobs.durable import run_durable
 from rxbatches._jobs.store import JobStore
@@ -44,23 +45,7 @@ MIN_RATIO = 0.5
 
 
 def _line(i: int) -> bytes:
-    result = {
-        "custom_id": f"r{i}",
-        "result": {
-            "type": "succeeded",
-            "message": {
-                "id": f"msg_{i}",
-                "type": "message",
-                "role": "assistant",
-                "model": "claude-haiku-4-5",
-                "content": [{"type": "text", "text": "An answer of a few words " * 8}],
-                "stop_reason": "end_turn",
-                "stop_sequence": None,
-                "usage": {"input_tokens": 12, "output_tokens": 40},
-            },
-        },
-    }
-    return json.dumps(result).encode() + b"\n"
+    return plain_succeeded_line(i, "An answer of a few words " * 8) + b"\n"
 
 
 # ------------------------------------------------------------------ memory
