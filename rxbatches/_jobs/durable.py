@@ -35,6 +35,7 @@ from reactivex import Observable
 from .._base.checks import check_int, check_seconds
 from .._base.errors import CreateOutcomeUnknownError
 from .._base.models import MessageBatch, MessageBatchIndividualResponse, Request
+from .._base.offload import off_loop
 from .._base.options import RequestOptions
 from .._base.validation import MAX_BODY_BYTES, MAX_REQUESTS
 from .._rx.async_iter import aiterate
@@ -197,7 +198,7 @@ class _Job:
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         # The store blocks on the disk: never on the loop.
-        return await asyncio.to_thread(fn, *args)
+        return await off_loop(fn, *args)
 
     async def run(
         self, requests: Iterable[Request | Mapping[str, Any]] | None

@@ -29,6 +29,7 @@ import reactivex.operators as ops
 from reactivex.subject import BehaviorSubject
 
 from rxbatches import Client, JobStore, MessageBatch
+from rxbatches._base.offload import off_loop
 
 __all__ = ["Hub", "Snapshot", "delta"]
 
@@ -246,7 +247,7 @@ class Hub:
                 await task
         self.idle.set()
         for reader in self._readers:
-            await asyncio.to_thread(reader.close)
+            await off_loop(reader.close)
         self.states.on_completed()
 
     def poke(self) -> None:
@@ -314,7 +315,7 @@ class Hub:
 
     async def _poll_stores(self) -> None:
         while True:
-            self._stores = [await asyncio.to_thread(r.read) for r in self._readers]
+            self._stores = [await off_loop(r.read) for r in self._readers]
             self._sizes = {
                 b["id"]: b["requests"]
                 for s in self._stores
