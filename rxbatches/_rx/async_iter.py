@@ -11,6 +11,7 @@ from reactivex import Observable
 
 from .._base.checks import check_int
 from .backpressure import DEFAULT_MAX_PENDING, Demand, DemandScheduler
+from .loops import running_loop
 
 __all__ = ["aiterate"]
 
@@ -63,11 +64,7 @@ async def _aiterate(observable: Observable[_T], max_pending: int) -> AsyncGenera
 
     def push(entry: tuple[int, Any]) -> None:
         queue.append(entry)
-        try:
-            here = asyncio.get_running_loop()
-        except RuntimeError:
-            here = None
-        if here is loop:
+        if running_loop() is loop:
             arrived.set()
         else:  # a source on another thread
             loop.call_soon_threadsafe(arrived.set)

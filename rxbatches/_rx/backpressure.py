@@ -32,6 +32,7 @@ from reactivex.scheduler import CurrentThreadScheduler, TimeoutScheduler
 from reactivex.scheduler.periodicscheduler import PeriodicScheduler
 
 from .._base.checks import check_int
+from .loops import running_loop
 
 __all__ = ["DEFAULT_MAX_PENDING", "Demand", "DemandScheduler", "split"]
 
@@ -91,7 +92,7 @@ class Demand:
     def _wake(self) -> None:
         with self._lock:
             waiters, self._waiters = self._waiters, []
-        here = _running_loop()
+        here = running_loop()
         for loop, future in waiters:
             if loop is here:
                 _resolve(future)
@@ -117,13 +118,6 @@ class Demand:
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 class DemandScheduler(PeriodicScheduler):

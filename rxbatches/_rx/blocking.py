@@ -9,7 +9,6 @@ hand every notification to the calling thread through one queue (:class:`_Handof
 
 from __future__ import annotations
 
-import asyncio
 import math
 import queue
 import time
@@ -20,6 +19,7 @@ from reactivex import Observable
 
 from .._base.checks import check_int, check_seconds
 from .backpressure import DEFAULT_MAX_PENDING, Demand, DemandScheduler
+from .loops import running_loop
 
 __all__ = ["iterate", "to_list"]
 
@@ -202,9 +202,7 @@ def _handed_off(
 
 
 def _refuse_running_loop(name: str) -> None:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    if running_loop() is None:
         return
     raise RuntimeError(
         f"rxbatches.{name}() blocks, and this thread runs an asyncio event loop (a coroutine, "

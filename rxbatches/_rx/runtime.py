@@ -31,6 +31,7 @@ from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from .._base.errors import APIConnectionError, ClientClosedError
 from .backpressure import Demand
+from .loops import running_loop
 
 __all__ = ["Runtime", "Runtimes", "Session", "Subscription", "closed_error"]
 
@@ -50,14 +51,6 @@ def _loop_stopped_error() -> APIConnectionError:
     return APIConnectionError(
         "the request was aborted: the event loop it ran on stopped before it finished"
     )
-
-
-def running_loop() -> asyncio.AbstractEventLoop | None:
-    """The event loop running on this thread, if any."""
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 class Session(Protocol):
