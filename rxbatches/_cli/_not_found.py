@@ -3,9 +3,11 @@
 A script may run ``rxbatches create`` and then, in another process, ``rxbatches retrieve
 ID``: the API can answer 404 about a batch for a moment after its create, and the
 second process has no memory of the create that the library's own grace could use. So
-each command that takes an id asks again after a 404, for a window counted from its
-start (``--not-found-grace``, 2 s by default, as ``watch``'s), waiting 0.1 s, then twice
-as long each time, at most 1 s apart; after the window the last 404 is reported. A 404
+each command that takes an id asks again after a 404, for a window counted from the
+first 404 (``--not-found-grace``, 2 s by default, as ``watch``'s), waiting 0.1 s, then
+twice as long each time, at most 1 s apart; after the window the last 404 is reported.
+The window starts at the first answer, not at the command's start, so a slow first
+request (a cold connection, a loaded machine) does not use up the grace. A 404
 that comes after the first item (a download already under way) is reported at once.
 """
 
@@ -20,6 +22,7 @@ from reactivex import Observable, abc
 from reactivex import operators as ops
 
 from rxbatches import NotFoundError
+from rxbatches._service.grace import grace_delay
 
 __all__ = ["DEFAULT_GRACE", "retry_not_found"]
 
@@ -27,9 +30,6 @@ T = TypeVar("T")
 
 DEFAULT_GRACE = 2.0
 """Seconds a 404 is asked again by default (the library's ``watch`` uses the same)."""
-
-_FIRST_DELAY = 0.1
-_MAX_DELAY = 1.0
 
 
 def retry_not_found(
@@ -51,7 +51,7 @@ def retry_not_found(
 
     Args:
         make: Builds the work (called at each subscription, so it is asked anew).
-        grace: Seconds from the subscription during which a 404 is asked again (0: never).
+        grace: Seconds from the first 404 during which a 404 is asked again (0: never).
         on_wait: Called before each wait with the 404 and the seconds of the window
             left, to say on stderr what is going on.
         scheduler: Where the waits are scheduled (default: a timer thread).
@@ -62,7 +62,7 @@ def retry_not_found(
     """
 
     def subscribe_with_grace(_: abc.SchedulerBase | None) -> Observable[T]:
-        deadline = clock() + grace
+        deadline: float | None = None
 
         def attempt(misses: int) -> Observable[T]:
             emitted = False
@@ -72,11 +72,15 @@ def retry_not_found(
                 emitted = True
 
             def again(error: Exception, _: Observable[T]) -> Observable[T]:
-                remaining = deadline - clock()
+                nonlocal deadline
+                now = clock()
+                if deadline is None:
+                    deadline = now + grace
+                remaining = deadline - now
                 if not isinstance(error, NotFoundError) or emitted or remaining <= 0:
                     return reactivex.throw(error)
                 on_wait(error, remaining)
-                delay = min(_FIRST_DELAY * 2.0**misses, _MAX_DELAY, remaining)
+                delay = grace_delay(misses, remaining)
                 return reactivex.timer(delay, scheduler=scheduler).pipe(
                     ops.flat_map(lambda _: attempt(misses + 1))
                 )

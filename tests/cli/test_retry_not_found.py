@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reactivex
 from reactivex import Observable
+from reactivex import operators as ops
 from reactivex.testing import TestScheduler
 
 from rxbatches import InternalServerError, NotFoundError
@@ -106,3 +107,27 @@ def test_a_404_after_the_first_item_is_reported_at_once() -> None:
     assert items == ["line 1"]
     assert len(errors) == 1
     assert len(subscriptions) == 1
+
+
+def test_the_window_starts_at_the_first_404_so_a_slow_first_answer_keeps_its_grace() -> None:
+    scheduler = TestScheduler()
+    subscriptions: list[float] = []
+
+    def make() -> Observable[str]:
+        subscriptions.append(scheduler.now.timestamp())
+        if len(subscriptions) == 1:
+            # The first answer takes longer than the whole grace (a cold connection).
+            return reactivex.timer(0.5, scheduler=scheduler).pipe(
+                ops.flat_map(lambda _: reactivex.throw(_not_found()))
+            )
+        return reactivex.of("found")
+
+    items: list[str] = []
+    retry_not_found(
+        make, 0.15, scheduler=scheduler, clock=lambda: scheduler.now.timestamp()
+    ).subscribe(items.append, scheduler=scheduler)
+    scheduler.start()
+
+    assert items == ["found"]
+    # Asked again 0.1 s after the first 404, which came 0.5 s after the start.
+    assert [round(t - subscriptions[0], 3) for t in subscriptions] == [0.0, 0.6]
