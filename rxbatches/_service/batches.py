@@ -356,7 +356,7 @@ class BatchOperations:
 
         A batch just created may answer 404 for a moment: until the first snapshot, a
         404 is asked again (0.1 s, 0.2 s, 0.4 s... at most 1 s apart) during
-        ``not_found_grace`` seconds from the subscription, then reported, whoever
+        ``not_found_grace`` seconds from the first 404, then reported, whoever
         created the batch (``watch`` is also how a batch created elsewhere is
         followed). A 404 after a snapshot (the batch was deleted) is reported at once.
 

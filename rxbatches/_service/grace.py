@@ -118,7 +118,8 @@ class GraceWindow:
     """The grace of one operation on one batch: when it ends, and how many 404s were met.
 
     The one mechanism behind every "ask again on a 404 for a while": after a create of
-    this client (:meth:`after_create`), or from the start of a watch (:meth:`from_now`).
+    this client (:meth:`after_create`), or from the first 404 of a watch
+    (:meth:`from_first_404`).
     It reads the time and waits on its :class:`~rxbatches._base.clock.Clock` only.
     """
 
@@ -129,12 +130,16 @@ class GraceWindow:
         grace: float,
         clock: Clock,
         since: str | None,
+        *,
+        from_first_404: bool = False,
     ) -> None:
         self.batch_id = batch_id
         # Fixed at the start: a create remembered or forgotten later changes nothing here.
         self.start = start
         self.deadline = None if start is None else start + grace
         self.misses = 0
+        self._grace = grace
+        self._from_first_404 = from_first_404
         self._clock = clock
         self._since = since  # what the window counts from, named in the final 404
 
@@ -149,15 +154,23 @@ class GraceWindow:
         return cls(batch_id, start, grace, created.clock, "after this client created it")
 
     @classmethod
-    def from_now(cls, batch_id: str, grace: float, clock: Clock = SYSTEM_CLOCK) -> GraceWindow:
-        """From now, for any batch (a watch: the batch may have been created elsewhere)."""
-        return cls(batch_id, clock.now(), grace, clock, None)
+    def from_first_404(
+        cls, batch_id: str, grace: float, clock: Clock = SYSTEM_CLOCK
+    ) -> GraceWindow:
+        """From the first 404, for any batch (a watch: it may have been created elsewhere).
+
+        Counting from the first answer, not from the call, keeps a slow first request
+        (a cold connection, a loaded machine) from using up the window.
+        """
+        return cls(batch_id, None, grace, clock, None, from_first_404=True)
 
     async def absorb(self, exc: NotFoundError) -> None:
         """Wait before asking again, or raise the 404 once the window is over."""
+        now = self._clock.now()
+        if self._from_first_404 and self.start is None:
+            self.start, self.deadline = now, now + self._grace
         if self.start is None or self.deadline is None:
             raise exc
-        now = self._clock.now()
         remaining = self.deadline - now
         if remaining <= 0:
             if not self.misses or self._since is None:

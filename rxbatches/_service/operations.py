@@ -245,14 +245,15 @@ async def watch(
     the first snapshot whose ``processing_status`` is ``ended``.
 
     Until the first snapshot, a 404 is asked again (0.1 s, then twice as long each
-    time, at most 1 s apart) for ``not_found_grace`` seconds from the start of the
-    watch: a batch just created may not be visible everywhere yet. A 404 after a
-    snapshot, or past the window, is reported.
+    time, at most 1 s apart) for ``not_found_grace`` seconds from the first 404 (not
+    from the call, so a slow first answer does not use up the window): a batch just
+    created may not be visible everywhere yet. A 404 after a snapshot, or past the
+    window, is reported.
 
     Every wait, the interval and the grace's, is on ``clock`` (virtual in tests).
     """
     path = batch_path(message_batch_id)
-    window = GraceWindow.from_now(message_batch_id, not_found_grace, clock)
+    window = GraceWindow.from_first_404(message_batch_id, not_found_grace, clock)
     found = False
     while True:
         try:

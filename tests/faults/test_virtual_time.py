@@ -146,7 +146,7 @@ async def _absorb_until_raised(window: GraceWindow, exc: NotFoundError) -> NotFo
 
 async def test_the_grace_backoff_doubles_to_one_second_and_stops_at_the_window() -> None:
     clock = VirtualClock()
-    window = GraceWindow.from_now("msgbatch_x", 6.0, clock)
+    window = GraceWindow.from_first_404("msgbatch_x", 6.0, clock)
     missing = NotFoundError("not found", status_code=404)
 
     raised = await _absorb_until_raised(window, missing)
@@ -155,6 +155,18 @@ async def test_the_grace_backoff_doubles_to_one_second_and_stops_at_the_window()
     assert clock.time == 6.0
     assert raised is missing  # a watch's window reports the 404 as it came
     assert window.misses == 9
+
+
+async def test_a_watch_window_starts_at_the_first_404_not_at_the_call() -> None:
+    clock = VirtualClock()
+    window = GraceWindow.from_first_404("msgbatch_x", 0.15, clock)
+    clock.time = 5.0  # the first answer was slow: far longer than the whole window
+
+    raised = await _absorb_until_raised(window, NotFoundError("not found", status_code=404))
+
+    assert clock.sleeps == [0.1, pytest.approx(0.05)]
+    assert window.start == 5.0
+    assert isinstance(raised, NotFoundError)
 
 
 async def test_no_window_means_no_wait() -> None:
