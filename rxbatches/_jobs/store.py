@@ -10,14 +10,16 @@ step is taken, so a ``kill -9`` or a power loss leaves a state the next run cont
   as soon as the create answers; a crash in between leaves an intent without an id,
   which the next run resolves by adopting the batch the server did make;
 - each attempt of each request (the result line as the results endpoint sent it, its
-  model and token usage), written as the results stream, a few hundred per
-  transaction; ``(batch, custom_id)`` is the key, so a download cut and started again
-  stores every result once.
+  model and token usage, and when it was stored), written as the results stream, a few
+  hundred per transaction; ``(batch, custom_id)`` is the key, so a download cut and
+  started again stores every result once.
 
 One process at a time drives a store: :meth:`JobStore.open` takes an exclusive lock
 (a ``.lock`` file beside it, released by the OS when the process dies); reading a store
 (status, export, cancel) needs no lock. The schema is versioned (``PRAGMA
-user_version``): a store written by a newer version is refused, never misread.
+user_version``): a store written by a newer version is refused, never misread, and one
+of an older version is brought up to date when opened (version 1 had no arrival time of
+the results: its results stay without one).
 """
 
 from __future__ import annotations
@@ -49,9 +51,10 @@ __all__ = [
     "JobStoreError",
     "JobSummary",
     "StoredBatch",
+    "TimelinePoint",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The version of the store's schema that this rxbatches writes and reads."""
 
 RETRYABLE_ERRORS = frozenset(
@@ -108,10 +111,18 @@ CREATE TABLE attempts (
     output_tokens INTEGER NOT NULL DEFAULT 0,
     cache_creation_input_tokens INTEGER NOT NULL DEFAULT 0,
     cache_read_input_tokens INTEGER NOT NULL DEFAULT 0,
-    line BLOB NOT NULL
+    line BLOB NOT NULL,
+    received_at REAL
 );
 CREATE UNIQUE INDEX attempts_by_batch ON attempts (batch, custom_id);
 """
+
+# From each version to the next, in order: _MIGRATIONS[v - 1] takes a store from v to v + 1.
+_MIGRATIONS = (
+    # 2: when each result was stored (seconds since the epoch); NULL for older results.
+    "ALTER TABLE attempts ADD COLUMN received_at REAL",
+)
+assert len(_MIGRATIONS) == SCHEMA_VERSION - 1
 
 
 class JobStoreError(RxBatchesError):
@@ -192,6 +203,18 @@ class JobSummary:
             "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
             "prices_as_of": PRICES_AS_OF,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class TimelinePoint:
+    """How many final results the job had stored by one time (see :meth:`JobStore.timeline`)."""
+
+    at: float
+    """The time (POSIX seconds)."""
+    succeeded: int
+    errored: int
+    other: int
+    """Expired and canceled."""
 
 
 def _canonical(model: Request) -> bytes:
@@ -534,6 +557,7 @@ class JobStore:
         stored: list[int] = []
         attempts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
+        now = time.time()
         with self._lock, self._transaction():
             db = self._db
             # One query each for the chunk's hashes and what a cut download stored already.
@@ -565,7 +589,9 @@ class JobStore:
                 done.add(custom_id)
                 stored.append(position)
                 kind, error_type, model, usage = _outcome(parsed)
-                attempts.append((key, custom_id, digest, kind, error_type, model, *usage, line))
+                attempts.append(
+                    (key, custom_id, digest, kind, error_type, model, *usage, line, now)
+                )
                 retry = (
                     kind == "expired"
                     or (kind == "errored" and error_type in RETRYABLE_ERRORS)
@@ -578,7 +604,8 @@ class JobStore:
             db.executemany(
                 "INSERT INTO attempts (batch, custom_id, hash, type, error_type,"
                 " model, input_tokens, output_tokens, cache_creation_input_tokens,"
-                " cache_read_input_tokens, line) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " cache_read_input_tokens, line, received_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 attempts,
             )
             db.executemany(
@@ -694,6 +721,79 @@ class JobStore:
             cost_usd=estimate_cost(by_model, prices),
         )
 
+    def timeline(self, buckets: int = 60) -> list[TimelinePoint]:
+        """How many final results the job had stored over time, in at most ``buckets`` steps.
+
+        The time from the first stored result to the last is cut into ``buckets`` equal
+        spans; each span that stored a final result gives a point at its end, with the
+        cumulative counts by then. The first point is the first result's time with zero
+        counts, the last one holds every final result that has an arrival time (a store
+        of schema 1 did not record it: its older results are left out). A request that
+        is pending again (to be retried) is not counted. One query, grouped by SQLite:
+        Python handles the points, never the results.
+
+        Args:
+            buckets: The most points after the first (at least 1).
+
+        Returns:
+            The points in time order; empty if no final result has an arrival time.
+
+        Raises:
+            ValueError: ``buckets`` is below 1.
+
+        Example:
+            >>> [(p.at, p.succeeded) for p in store.timeline(4)]
+            [(1767225600.0, 0), (1767225615.0, 250), (1767225630.0, 400), (1767225660.0, 1000)]
+        """
+        if buckets < 1:
+            raise ValueError("buckets: must be >= 1")
+        with self._lock:
+            rows = self._db.execute(
+                # The span is every stored result's (one scan, no join): the final
+                # results' times are within it.
+                "SELECT min(:n - 1, CAST((a.received_at - s.lo) * :n / max(s.width, 1e-9)"
+                " AS INTEGER)) AS step, sum(r.state = 'succeeded'), sum(r.state = 'errored'),"
+                " sum(r.state IN ('expired', 'canceled')), s.lo, s.width"
+                " FROM (SELECT min(received_at) AS lo, max(received_at) - min(received_at)"
+                " AS width FROM attempts) AS s, requests r JOIN attempts a"
+                " ON a.batch = r.final_batch AND a.custom_id = r.custom_id"
+                " WHERE r.state IN ('succeeded', 'errored', 'expired', 'canceled')"
+                " AND a.received_at IS NOT NULL GROUP BY step ORDER BY step",
+                {"n": buckets},
+            ).fetchall()
+        if not rows:
+            return []
+        lo, width = float(rows[0][4]), float(rows[0][5])
+        points = [TimelinePoint(lo, 0, 0, 0)]
+        succeeded = errored = other = 0
+        for step, s, e, o, _, _ in rows:  # at most ``buckets`` rows
+            succeeded, errored, other = succeeded + s, errored + e, other + o
+            at = lo + width * (step + 1) / buckets
+            points.append(TimelinePoint(at, succeeded, errored, other))
+        return points
+
+    def errors_by_type(self) -> dict[str, int]:
+        """How many requests ended without a result: errored ones by error type, and the rest.
+
+        Only final states count (a request to be retried is pending, not errored). Keys
+        are the ``error_type`` of the errored requests (``unknown`` if their result named
+        none; ``result_missing`` for a request its batch's results did not hold), then
+        ``expired`` and ``canceled``; each present only if its count is above 0, the
+        largest count first.
+
+        Example:
+            >>> store.errors_by_type()
+            {'invalid_request_error': 3, 'expired': 2, 'overloaded_error': 1}
+        """
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT CASE state WHEN 'errored' THEN coalesce(error_type, 'unknown')"
+                " ELSE state END AS kind, count(*) AS n FROM requests"
+                " WHERE state IN ('errored', 'expired', 'canceled')"
+                " GROUP BY kind ORDER BY n DESC, kind"
+            ).fetchall()
+        return {str(kind): int(count) for kind, count in rows}
+
     def export_lines(self) -> Iterator[bytes]:
         """One result line per request with a final result: its final attempt.
 
@@ -771,9 +871,32 @@ def _prepare(db: sqlite3.Connection, path: Path, *, create_tables: bool) -> None
             f"INSERT INTO meta VALUES ('created_at', '{time.time()!r}');"
             f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
         )
+    elif version < SCHEMA_VERSION:
+        _migrate(db, path, version)
     # WAL with NORMAL survives a process crash; _durable() adds a sync where a power loss
     # must not lose a step (an intent, an id).
     db.execute("PRAGMA synchronous = NORMAL")
+
+
+def _migrate(db: sqlite3.Connection, path: Path, version: int) -> None:
+    """Bring an older store up to :data:`SCHEMA_VERSION`, all steps in one transaction."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # Read again under the write lock: another process may have migrated it meanwhile.
+            (now,) = db.execute("PRAGMA user_version").fetchone()
+            for step in _MIGRATIONS[now - 1 :]:
+                db.execute(step)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    except sqlite3.OperationalError as exc:  # read-only, or locked past the busy timeout
+        raise JobStoreError(
+            f"the job store {path} is of schema {version} and could not be brought to"
+            f" {SCHEMA_VERSION} ({exc}); open it once where it can be written"
+        ) from None
 
 
 def _shifted(exc: CreateValidationError, offset: int) -> CreateValidationError:
