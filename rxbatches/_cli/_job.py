@@ -3,7 +3,9 @@
 ``run REQUESTS.jsonl --store JOB.db`` drives a durable job (:mod:`rxbatches._jobs.durable`)
 with live progress and exits 0 once every request has a final result, 1 on an error, 130
 on Ctrl-C; run the same command again after any of them (or after ``kill -9``) and it
-continues. ``job status`` and ``job export`` read the store without the lock, so they
+continues. With ``--dashboard`` the run serves the dashboard of its store on its own
+event loop while it lasts (its URL first on stdout, which ``run`` otherwise leaves
+empty). ``job status`` and ``job export`` read the store without the lock, so they
 work while a run is going on; ``job cancel`` asks the server to cancel the job's live
 batches (the run following them then stores their ``canceled`` results).
 """
@@ -11,17 +13,22 @@ batches (the run following them then stores their ``canceled`` results).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import signal
 from collections.abc import Callable
 
 import reactivex
+from reactivex import Observable
 
-from rxbatches import JobProgressed, read_requests_jsonl
+from rxbatches import Client, JobProgressed, read_requests_jsonl
 from rxbatches._base.validation import MAX_REQUESTS
 from rxbatches._jobs.durable import DEFAULT_RETRY_ERRORED, run_durable
 from rxbatches._jobs.events import JobEvent
 from rxbatches._jobs.store import JobStore, JobSummary
 from rxbatches._service.batches import job_parts
+from rxbatches.dashboard import make_app
+from rxbatches.dashboard._cli import DEFAULT_INTERVAL, catch_signals, port_number, serving
 
 from ._files import atomic_output, display_path
 from ._run import drain
@@ -29,6 +36,9 @@ from ._session import Session
 from ._types import count, non_negative, seconds
 
 __all__ = ["add_job_parser", "add_run_arguments", "run_command"]
+
+EXIT_USAGE = 2
+DASHBOARD_HOST = "127.0.0.1"
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,11 +84,41 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="batches in flight at once (default %(default)s)",
     )
+    dashboard = parser.add_argument_group("dashboard")
+    dashboard.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="serve the live dashboard of this job (the page of `rxbatches dashboard`, with"
+        " this store) while the run lasts: its URL, with the access token, is the first line"
+        " on stdout; the server stops when the run ends, and the exit status is the run's",
+    )
+    dashboard.add_argument(
+        "--dashboard-port",
+        type=port_number,
+        metavar="PORT",
+        help="the dashboard's port (default: a free one); needs --dashboard",
+    )
+    dashboard.add_argument(
+        "--dashboard-host",
+        metavar="HOST",
+        help=f"the dashboard's interface (default {DASHBOARD_HOST}); needs --dashboard",
+    )
 
 
 def run_command(session: Session) -> int:
-    """``run REQUESTS.jsonl --store JOB.db``: drive a durable job to its end."""
+    """``run REQUESTS.jsonl --store JOB.db [--dashboard]``: drive a durable job to its end."""
     args = session.args
+    if not args.dashboard:
+        for option, value in (
+            ("--dashboard-port", args.dashboard_port),
+            ("--dashboard-host", args.dashboard_host),
+        ):
+            if value is not None:
+                # A usage error, worded as argparse's own (see _app.main).
+                session.err.write(
+                    f"error: argument {option}: needs --dashboard (see `rxbatches run --help`)\n"
+                )
+                return EXIT_USAGE
     bar = session.progress("run")
     latest: list[JobProgressed] = []
 
@@ -108,11 +148,69 @@ def run_command(session: Session) -> int:
                 replay=False,
                 result_events=False,
             )
-            drain(job, show)
+            if args.dashboard:
+                _with_dashboard(session, client, job, show)
+            else:
+                drain(job, show)
         ok = True
     finally:
         bar.finish(_run_summary(args.store) if ok else None)
     return 0
+
+
+def _with_dashboard(
+    session: Session, client: Client, job: Observable[JobEvent], on_next: Callable[[JobEvent], None]
+) -> None:
+    """Drive ``job`` on an event loop of this thread that serves its dashboard meanwhile.
+
+    Raises:
+        Exception: The job's error, once the server is down and the client closed.
+        KeyboardInterrupt: On Ctrl-C, after the same cleanup.
+    """
+    if asyncio.run(_serve_during(session, client, job, on_next)):
+        raise KeyboardInterrupt
+
+
+async def _serve_during(
+    session: Session, client: Client, job: Observable[JobEvent], on_next: Callable[[JobEvent], None]
+) -> bool:
+    """Serve the dashboard, run the job until it ends or Ctrl-C; True if interrupted.
+
+    ::
+
+        job        ──e1──e2──…──|        (or ──X, or Ctrl-C)
+        dashboard  [URL printed ····]    (shut down, then the client closed)
+    """
+    args = session.args
+    stop = asyncio.Event()  # the job ended (or failed), or Ctrl-C
+    caught = catch_signals(stop, signal.SIGINT)
+    errors: list[Exception] = []
+
+    def on_error(error: Exception) -> None:
+        errors.append(error)
+        stop.set()
+
+    # The dashboard polls with the run's client, on this loop; it reads the store
+    # without the lock the run holds.
+    app = make_app(client, stores=[args.store], interval=DEFAULT_INTERVAL)
+    host = DASHBOARD_HOST if args.dashboard_host is None else args.dashboard_host
+    try:
+        async with serving(app, host, args.dashboard_port or 0) as url:
+            session.print(url)
+            session.out.flush()
+            # Subscribed on this running loop, the job runs here, beside the server.
+            subscription = job.subscribe(on_next, on_error, stop.set)
+            try:
+                await stop.wait()
+            finally:
+                subscription.dispose()
+    finally:
+        await client.aclose()
+    if caught:
+        return True  # Ctrl-C wins over an outcome that came with it, as with drain()
+    if errors:
+        raise errors[0]
+    return False
 
 
 def _run_summary(path: str) -> str:

@@ -1,4 +1,8 @@
-"""The ``dashboard`` subcommand: serve the dashboard until Ctrl-C (exit 130) or SIGTERM."""
+"""The ``dashboard`` subcommand: serve the dashboard until Ctrl-C (exit 130) or SIGTERM.
+
+:func:`serving` and :func:`catch_signals` are shared with ``rxbatches run --dashboard``,
+which serves the same page on the run's own event loop for as long as the run lasts.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,72 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from aiohttp import web
 
 from rxbatches import Client
+from rxbatches._cli._types import count
 
 from ._app import TOKEN, make_app
 
-__all__ = ["add_parser"]
+__all__ = ["DEFAULT_INTERVAL", "add_parser", "catch_signals", "port_number", "serving"]
 
 EXIT_INTERRUPTED = 130
+
+DEFAULT_INTERVAL = 2.0
+"""Seconds between two listings of the account's batches, from the command line."""
+
+port_number = count("port", at_least=0, at_most=65535)
+"""The argparse type of a port option (0: a free one)."""
+
+
+@contextlib.asynccontextmanager
+async def serving(app: web.Application, host: str, port: int) -> AsyncIterator[str]:
+    """Serve ``app`` on ``host``:``port`` until the block ends; yields the page's URL.
+
+    The URL holds the access token (``app[TOKEN]``): it is what to print, and the only
+    way in. Leaving the block shuts the server down (open event streams are ended, the
+    dashboard's polls stopped, the socket closed) before going on.
+
+    Args:
+        app: The dashboard (:func:`~rxbatches.dashboard.make_app`).
+        host: The interface to listen on.
+        port: The port (0: a free one, shown in the URL).
+
+    Raises:
+        OSError: The address cannot be bound (in use, unknown interface).
+    """
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound = runner.addresses[0][1]
+        shown = f"[{host}]" if ":" in host else host
+        yield f"http://{shown}:{bound}/?token={app[TOKEN]}"
+    finally:
+        await runner.cleanup()
+
+
+def catch_signals(stop: asyncio.Event, *signals: int) -> list[int]:
+    """On the running loop: each of ``signals`` sets ``stop``; returns the list they go to.
+
+    Where the loop cannot catch signals (Windows, a thread other than the main one)
+    nothing is installed: there Ctrl-C raises ``KeyboardInterrupt`` as usual.
+    """
+    caught: list[int] = []
+    loop = asyncio.get_running_loop()
+    for sig in signals:
+
+        def handle(sig: int = sig) -> None:
+            caught.append(sig)
+            stop.set()
+
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, handle)
+    return caught
 
 
 def add_parser(
@@ -42,11 +100,11 @@ def add_parser(
         help="a durable job's store to show (repeatable)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface (default %(default)s)")
-    parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    parser.add_argument("--port", type=port_number, default=0, help="port (default: a free one)")
     parser.add_argument(
         "--interval",
         type=float,
-        default=2.0,
+        default=DEFAULT_INTERVAL,
         metavar="SECONDS",
         help="seconds between two listings of the account's batches (default %(default)s)",
     )
@@ -77,28 +135,12 @@ def _run(args: argparse.Namespace, make_client: Callable[[argparse.Namespace], C
 
 async def _serve(client: Client, args: argparse.Namespace) -> bool:
     stop = asyncio.Event()
-    signals: list[int] = []
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-
-        def handle(sig: int = sig) -> None:
-            signals.append(sig)
-            stop.set()
-
-        # Not available on Windows: there Ctrl-C raises KeyboardInterrupt instead.
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, handle)
+    signals = catch_signals(stop, signal.SIGINT, signal.SIGTERM)
     app = make_app(client, stores=args.store, interval=args.interval)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-    await runner.setup()
     try:
-        site = web.TCPSite(runner, args.host, args.port)
-        await site.start()
-        port = runner.addresses[0][1]
-        host = f"[{args.host}]" if ":" in args.host else args.host
-        print(f"http://{host}:{port}/?token={app[TOKEN]}", flush=True)
-        await stop.wait()
+        async with serving(app, args.host, args.port) as url:
+            print(url, flush=True)
+            await stop.wait()
     finally:
-        await runner.cleanup()
         await client.aclose()
     return signal.SIGINT in signals

@@ -62,3 +62,14 @@ def test_a_missing_store_is_an_error_naming_it(capsys: pytest.CaptureFixture[str
 
     assert status == 1
     assert "no job store at /nonexistent/job.db" in capsys.readouterr().err
+
+
+def test_a_port_out_of_range_is_a_usage_error_naming_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status = main(["dashboard", "--api-key", SECRET, "--port", "65536"])
+
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "argument --port: must be an int from 0 to 65,535" in err
+    assert SECRET not in err
