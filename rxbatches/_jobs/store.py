@@ -724,10 +724,11 @@ class JobStore:
     def timeline(self, buckets: int = 60) -> list[TimelinePoint]:
         """How many final results the job had stored over time, in at most ``buckets`` steps.
 
-        The time from the first stored result to the last is cut into ``buckets`` equal
-        spans; each span that stored a final result gives a point at its end, with the
-        cumulative counts by then. The first point is the first result's time with zero
-        counts, the last one holds every final result that has an arrival time (a store
+        The time from the job's start (its first batch's intent) to its last stored result
+        is cut into ``buckets`` equal spans; each span that stored a final result gives a
+        point at its end, with the cumulative counts by then. The first point is the
+        job's start with zero counts, the last one holds every final result that has an
+        arrival time (a store
         of schema 1 did not record it: its older results are left out). A request that
         is pending again (to be retried) is not counted. One query, grouped by SQLite:
         Python handles the points, never the results.
@@ -749,13 +750,14 @@ class JobStore:
             raise ValueError("buckets: must be >= 1")
         with self._lock:
             rows = self._db.execute(
-                # The span is every stored result's (one scan, no join): the final
-                # results' times are within it.
+                # From the job's start to its last stored result (one scan of the
+                # results, no join): the final results' times are within it.
                 "SELECT min(:n - 1, CAST((a.received_at - s.lo) * :n / max(s.width, 1e-9)"
                 " AS INTEGER)) AS step, sum(r.state = 'succeeded'), sum(r.state = 'errored'),"
                 " sum(r.state IN ('expired', 'canceled')), s.lo, s.width"
-                " FROM (SELECT min(received_at) AS lo, max(received_at) - min(received_at)"
-                " AS width FROM attempts) AS s, requests r JOIN attempts a"
+                " FROM (SELECT lo, hi - lo AS width FROM (SELECT min(coalesce((SELECT"
+                " min(intent_at) FROM batches), min(received_at)), min(received_at)) AS lo,"
+                " max(received_at) AS hi FROM attempts)) AS s, requests r JOIN attempts a"
                 " ON a.batch = r.final_batch AND a.custom_id = r.custom_id"
                 " WHERE r.state IN ('succeeded', 'errored', 'expired', 'canceled')"
                 " AND a.received_at IS NOT NULL GROUP BY step ORDER BY step",

@@ -88,8 +88,8 @@ def test_results_are_stamped_when_written_and_counted_over_time_in_buckets(
     with JobStore.open(path) as store:
         assert store.timeline() == []
         store.ingest(requests(8))
-        key, ids = _batch(store, "msgbatch_1")
         before = time.time()
+        key, ids = _batch(store, "msgbatch_1")
         outcomes = ["succeeded"] * 5 + ["errored", "expired", "canceled"]
         store.write_results(
             key,
@@ -102,20 +102,25 @@ def test_results_are_stamped_when_written_and_counted_over_time_in_buckets(
         )
         after = time.time()
         points = store.timeline()
-        assert before <= points[0].at <= points[-1].at <= after
+        # From the job's start (its batch's intent) to the results' arrival.
+        (batch,) = store.batches()
+        assert before <= points[0].at == batch.intent_at <= points[-1].at <= after
         assert (points[0].succeeded, points[0].errored, points[0].other) == (0, 0, 0)
         assert (points[-1].succeeded, points[-1].errored, points[-1].other) == (5, 1, 2)
-        # Arrivals from 100 s to 140 s, in 4 buckets of 10 s.
-        times = [100.0, 105.0, 110.0, 115.0, 120.0, 125.0, 130.0, 140.0]
+        # The job started at 100 s, its results arrived from 105 s to 140 s: 4 buckets
+        # of 10 s.
+        _set_intent(path, 100.0)
+        times = [101.0, 105.0, 110.0, 115.0, 120.0, 125.0, 130.0, 140.0]
         _set_times(path, dict(zip(ids, times, strict=True)))
         assert store.timeline(4) == [
             TimelinePoint(100.0, 0, 0, 0),
-            TimelinePoint(110.0, 2, 0, 0),  # 100, 105
+            TimelinePoint(110.0, 2, 0, 0),  # 101, 105
             TimelinePoint(120.0, 4, 0, 0),  # 110, 115
             TimelinePoint(130.0, 5, 1, 0),  # 120, 125 (errored)
             TimelinePoint(140.0, 5, 1, 2),  # 130, 140: the last bucket holds the end
         ]
-        # Empty buckets give no point: one result at 0 s, the others from 105 s.
+        # Empty buckets give no point: one result at 0 s (before the recorded start: the
+        # chart starts there), the others from 105 s.
         _set_times(path, {ids[0]: 0.0})
         points = store.timeline(60)
         assert points[:2] == [TimelinePoint(0.0, 0, 0, 0), TimelinePoint(140.0 / 60, 1, 0, 0)]
@@ -123,6 +128,11 @@ def test_results_are_stamped_when_written_and_counted_over_time_in_buckets(
         assert len(points) == 9  # 1 + the buckets of 0, 105, 110, ..., 130 and 140 s
         with pytest.raises(ValueError, match="buckets"):
             store.timeline(0)
+
+
+def _set_intent(path: Path, at: float) -> None:
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("UPDATE batches SET intent_at = ?", (at,))
 
 
 def test_a_result_to_be_retried_is_not_on_the_timeline_until_its_final_one(
@@ -184,7 +194,10 @@ def _v1_store(path: Path) -> None:
     line = json.dumps({"custom_id": "old", "result": {"type": "succeeded"}}).encode()
     with closing(sqlite3.connect(path)) as db, db:
         db.executescript(V1_SCHEMA)
-        db.execute("INSERT INTO batches VALUES (1, 'msgbatch_old', 'done', 1.0, 1, 0, 0, 0, NULL)")
+        db.execute(
+            "INSERT INTO batches VALUES (1, 'msgbatch_old', 'done', ?, 1, 0, 0, 0, NULL)",
+            (time.time() - 3600,),
+        )
         db.execute(
             "INSERT INTO requests VALUES ('old', 0, 'h', x'7b7d', 'succeeded', NULL, 1, NULL, 1)"
         )
@@ -249,7 +262,9 @@ def test_the_timeline_of_100000_results_is_one_grouped_query_of_at_most_61_point
     line = json.dumps({"custom_id": "x", "result": {"type": "succeeded"}}).encode()
     states = ["succeeded"] * 8 + ["errored", "expired"]
     with closing(sqlite3.connect(path)) as db, db:
-        db.execute("INSERT INTO batches VALUES (1, 'msgbatch_big', 'done', 1.0, 1, 0, 0, 0, NULL)")
+        db.execute(
+            "INSERT INTO batches VALUES (1, 'msgbatch_big', 'done', 1000.0, 1, 0, 0, 0, NULL)"
+        )
         db.executemany(
             "INSERT INTO requests VALUES (?, ?, 'h', x'7b7d', ?, NULL, 1, NULL, 1)",
             ((f"r{i}", i, states[i % 10]) for i in range(100_000)),
