@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import itertools
 import json
 import re
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from importlib import resources
 from os import PathLike
 from typing import Any
@@ -24,7 +25,8 @@ import reactivex.operators as ops
 from aiohttp import web
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
-from rxbatches import APIError, Client, aiterate
+from rxbatches import APIError, Client, JobStore, JobStoreError, aiterate
+from rxbatches._base.offload import off_loop
 
 from ._hub import Hub, Snapshot, batch_view, delta
 
@@ -65,6 +67,9 @@ _STATIC = {
 }
 
 _BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+_EXPORT_CHUNK = 1000  # result lines read by one call in a worker thread (a few hundred KB)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -83,7 +88,9 @@ def make_app(
 
     The page lists the account's batches (newest first: status, request counts as a
     progress bar, created and ended times, expiry countdown, a Cancel button and a
-    results download) and each job store's totals, tokens and estimated cost. It is
+    results download) and each job store's totals, tokens and estimated cost, a chart
+    of its results over time, its errors by type and an export download (the lines of
+    ``rxbatches job export``, streamed from the store). It is
     kept up to date over Server-Sent Events: one poll of ``client`` per application
     (whatever the number of open pages) feeds every page, each at most 4 times a second
     and holding at most one state for a slow browser. A page is sent the full state
@@ -146,6 +153,7 @@ def make_app(
     app.router.add_get("/static/{name}", _static)
     app.router.add_get("/events", _events)
     app.router.add_get("/batches/{batch_id}/results", _results)
+    app.router.add_get("/stores/{index}/export", _export)
     app.router.add_post("/batches/{batch_id}/cancel", _cancel)
     return app
 
@@ -374,6 +382,51 @@ async def _results(request: web.Request) -> web.StreamResponse:
     finally:
         await stream.aclose()
     return response
+
+
+async def _export(request: web.Request) -> web.StreamResponse:
+    """The export of job store ``index``: one result line per request with a final result.
+
+    The lines of ``rxbatches job export``, read from the store (without its lock) in a
+    worker thread, :data:`_EXPORT_CHUNK` at a time: the loop is never blocked, and the
+    export is never held whole in memory.
+    """
+    hub = request.app[HUB]
+    paths = hub.store_paths
+    index = request.match_info["index"]
+    if not (index.isascii() and index.isdigit()) or int(index) >= len(paths):
+        return web.json_response(
+            {"error": "no such job store"}, status=404, headers=_SECURITY_HEADERS
+        )
+    path = paths[int(index)]
+    try:
+        store = await off_loop(JobStore.open, path, lock=False, create=False)
+    except JobStoreError as exc:
+        return web.json_response(
+            {"error": hub.redact(str(exc))}, status=404, headers=_SECURITY_HEADERS
+        )
+    name = _UNSAFE_IN_NAME.sub("_", path.stem) or "job"
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "application/x-ndjson",
+            "Content-Disposition": f'attachment; filename="{name}_export.jsonl"',
+            **_SECURITY_HEADERS,
+        }
+    )
+    lines = store.export_lines()
+    try:
+        await response.prepare(request)
+        while chunk := await off_loop(_take, lines, _EXPORT_CHUNK):
+            await response.write(chunk)
+        await response.write_eof()
+    finally:
+        await off_loop(store.close)
+    return response
+
+
+def _take(lines: Iterator[bytes], count: int) -> bytes:
+    """The next ``count`` lines (fewer at the end), each ending with a newline."""
+    return b"".join(line + b"\n" for line in itertools.islice(lines, count))
 
 
 def _line(item: dict[str, Any]) -> str:

@@ -3,14 +3,16 @@
 One hub per application, whatever the number of open pages: it subscribes to the
 library's own Observables (``batches.list()``, one listing at a time, the next one
 ``interval`` after the previous answer, as ``watch`` polls) and reads each job store's
-:meth:`~rxbatches.JobStore.summary` in a worker thread. It polls only while at least
-one page is open (an event stream connected): the first page starts the polls, and
-they stop ``linger`` seconds after the last page has gone (a reload does not restart
-them), so an application nobody looks at costs no API call and no CPU. Each change of
-the state is published once, as a :class:`Snapshot` (each batch's JSON text apart), on
-:attr:`Hub.states` (a ``BehaviorSubject``: a new page gets the current state at once).
-Each page then samples it and sends the full state once, then only what changed since
-its last push (:func:`delta`; see ``_app``).
+:meth:`~rxbatches.JobStore.summary`, :meth:`~rxbatches.JobStore.timeline` and
+:meth:`~rxbatches.JobStore.errors_by_type` in a worker thread (again only when its files
+have changed). It polls only while at least one page is open (an event stream
+connected): the first page starts the polls, and they stop ``linger`` seconds after
+the last page has gone (a reload does not restart them), so an application nobody
+looks at costs no API call and no CPU. Each change of the state is published once, as
+a :class:`Snapshot` (each batch's JSON text apart), on :attr:`Hub.states` (a
+``BehaviorSubject``: a new page gets the current state at once). Each page then
+samples it and sends the full state once, then only what changed since its last push
+(:func:`delta`; see ``_app``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ from reactivex.subject import BehaviorSubject
 from rxbatches import Client, JobStore, MessageBatch
 from rxbatches._base.offload import off_loop
 
-__all__ = ["Hub", "Snapshot", "delta"]
+__all__ = ["TIMELINE_POINTS", "Hub", "Snapshot", "delta"]
+
+TIMELINE_POINTS = 60
+"""The most points of a job store's chart of results over time (after its start)."""
 
 _DROPPED_FIELDS = ("results_url",)  # the browser never calls the API
 
@@ -106,7 +111,7 @@ class _StoreReader:
         self._lock = threading.Lock()
 
     def read(self) -> dict[str, Any]:
-        """The store's summary and batches (runs in a worker thread)."""
+        """The store's summary, batches, results over time and errors (in a worker thread)."""
         with self._lock:
             return self._read()
 
@@ -139,6 +144,8 @@ class _StoreReader:
                 self._store = JobStore.open(self.path, lock=False, create=False)
             summary = self._store.summary()
             batches = self._store.batches()
+            timeline = self._store.timeline(TIMELINE_POINTS)
+            errors = self._store.errors_by_type()
         except Exception as exc:  # shown on the page, the poll goes on
             self._close()
             view["error"] = _describe(exc)
@@ -148,6 +155,12 @@ class _StoreReader:
             {"id": b.batch_id, "state": b.state, "requests": b.requests, "position": b.position}
             for b in batches
         ]
+        # Arrays, not objects: at most TIMELINE_POINTS + 1 of them in each push of the store.
+        view["timeline"] = {
+            "buckets": TIMELINE_POINTS,
+            "points": [[round(p.at, 3), p.succeeded, p.errored, p.other] for p in timeline],
+        }
+        view["errors"] = errors
         return view
 
     def close(self) -> None:
@@ -249,6 +262,11 @@ class Hub:
         for reader in self._readers:
             await off_loop(reader.close)
         self.states.on_completed()
+
+    @property
+    def store_paths(self) -> list[Path]:
+        """The job stores shown, in the page's order."""
+        return [reader.path for reader in self._readers]
 
     def poke(self) -> None:
         """List again now (after an action), rather than at the end of the interval."""

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from rxbatches import Client
-from rxbatches.emulator import Emulator
+from rxbatches._base.models import Request
+from rxbatches.emulator import Emulator, Fail, Outcome, default_responder
 
 from .cdp import Page, chromium, launch
 from .helpers import requests, serve
@@ -41,9 +42,16 @@ def row(batch_id: str, condition: str = "true") -> str:
     )
 
 
+def _responder(request: Request) -> Outcome:
+    # Two of the job's requests are refused for good: its card shows errors by type.
+    if request.custom_id in ("job-3", "job-7"):
+        return Fail("invalid_request_error", "rejected by the test")
+    return default_responder(request)
+
+
 @pytest.fixture
 async def slow_emulator() -> AsyncIterator[Emulator]:
-    async with Emulator(request_latency=0.02, concurrency=1) as emu:
+    async with Emulator(request_latency=0.02, concurrency=1, responder=_responder) as emu:
         yield emu
 
 
@@ -59,7 +67,10 @@ async def test_batches_appear_progress_and_end_without_a_reload_and_cancel_works
     assert EXECUTABLE is not None
     store = tmp_path / "translations.db"
     async with Client(api_key="sk-ant-browser-test-key", base_url=slow_emulator.base_url) as c:
-        await c.messages.batches.run(requests(12, "job-"), store=store, interval=0.05)
+        # Four batches, two at a time: results arrive in steps, for the job's chart.
+        await c.messages.batches.run(
+            requests(12, "job-"), store=store, interval=0.05, max_requests_per_batch=3
+        )
         async with (
             serve(c, stores=[store], interval=0.1, store_interval=0.2) as served,
             launch(EXECUTABLE, tmp_path / "profile") as browser,
@@ -94,9 +105,31 @@ async def test_batches_appear_progress_and_end_without_a_reload_and_cancel_works
             await page.wait_for(
                 row(running.id, "parseFloat(r.querySelector('.bar .processed').style.width) > 0")
             )
-            assert "12" in await page.evaluate(
-                'document.querySelector(\'[data-store="translations.db"] '
-                '[data-field="succeeded"]\').innerText'
+            card = "document.querySelector('[data-store=\"translations.db\"]')"
+            assert "10" in await page.evaluate(
+                f"{card}.querySelector('[data-field=\"succeeded\"]').innerText"
+            )
+            # Its chart of results over time (SVG drawn by the script), its errors by
+            # type, and its export, which the page's link downloads.
+            assert await page.evaluate(
+                f"{card}.querySelector('svg polygon[data-series=\"succeeded\"]')"
+                ".getBBox().width > 0"
+            )
+            assert await page.evaluate(
+                f"{card}.querySelector('svg polygon[data-series=\"errored\"]') !== null"
+            )
+            assert (
+                await page.evaluate(
+                    f"{card}.querySelector('table.errors tr[data-error=\"invalid_request_error\"]')"
+                    ".innerText"
+                )
+                == "invalid_request_error\t2"
+            )
+            exported = await page.evaluate(
+                f"fetch({card}.querySelector('a.export').href).then((r) => r.text())"
+            )
+            assert sorted(json.loads(line)["custom_id"] for line in exported.splitlines()) == (
+                sorted(f"job-{i}" for i in range(12))
             )
             await page.screenshot(SCREENSHOT)
             assert await page.evaluate("location.href") == loaded_at  # never reloaded

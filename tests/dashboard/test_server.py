@@ -33,6 +33,7 @@ ROUTES = [
     ("GET", "/static/app.css"),
     ("GET", "/events"),
     ("GET", "/batches/msgbatch_x/results"),
+    ("GET", "/stores/0/export"),
     ("GET", "/nowhere"),
     ("POST", "/batches/msgbatch_x/cancel"),
 ]

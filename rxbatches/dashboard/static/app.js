@@ -105,11 +105,95 @@
       el("td", {}, action));
   }
 
+  // SVG is built with createElementNS and setAttribute only: nothing parsed as markup,
+  // no style attribute (the CSP allows none); the colours are the stylesheet's classes.
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const SERIES = ["succeeded", "errored", "other"]; // a timeline point: [at, ...SERIES]
+
+  function svg(tag, attrs, ...children) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, String(value));
+    for (const child of children) {
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function chart(timeline) {
+    // Cumulative final results over time, stacked: succeeded, errored, then the others.
+    const figure = el("figure", { class: "chart", "data-chart": "timeline" });
+    let points = (timeline && timeline.points) || [];
+    if (points.length === 0) {
+      figure.append(el("figcaption", { class: "muted" }, "No result with an arrival time yet."));
+      return figure;
+    }
+    const W = 300;
+    const H = 80;
+    const last = points[points.length - 1];
+    if (last[0] - points[0][0] < 1e-3) {
+      points = [[points[0][0] - 1, 0, 0, 0], ...points]; // all at once: a step
+    }
+    const t0 = points[0][0];
+    const span = last[0] - t0;
+    // A point is the end of a bucket of the span: its results arrived within that bucket,
+    // none between it and the point before (empty buckets give no point).
+    const width = span / (timeline.buckets || 1);
+    const top = Math.max(1, last[1] + last[2] + last[3]);
+    const x = (at) => ((W * (at - t0)) / span).toFixed(2);
+    const y = (n) => (H - (H * n) / top).toFixed(2);
+    const times = [t0];
+    const held = [0]; // where each point's values are reached from: [index of the values]
+    for (let i = 1; i < points.length; i++) {
+      const from = Math.max(points[i - 1][0], points[i][0] - width);
+      if (from > points[i - 1][0]) {
+        times.push(from);
+        held.push(i - 1);
+      }
+      times.push(points[i][0]);
+      held.push(i);
+    }
+    const graph = svg("svg", {
+      viewBox: "0 0 " + W + " " + H, preserveAspectRatio: "none", role: "img",
+    }, svg("title", {}, "Final results over time"));
+    let below = held.map(() => 0);
+    SERIES.forEach((name, k) => {
+      const above = held.map((i, j) => below[j] + points[i][k + 1]);
+      if (last[k + 1] > 0) {
+        const upper = times.map((at, j) => x(at) + "," + y(above[j]));
+        const lower = times.map((at, j) => x(at) + "," + y(below[j])).reverse();
+        graph.append(svg("polygon", {
+          class: "series " + name, "data-series": name, points: upper.concat(lower).join(" "),
+        }));
+      }
+      below = above;
+    });
+    graph.append(svg("line", { class: "axis", x1: 0, y1: H, x2: W, y2: H }));
+    const legend = SERIES.map((name, k) => [name, last[k + 1]]).filter(([, n]) => n > 0)
+      .map(([name, n]) => n + " " + (name === "other" ? "expired or canceled" : name));
+    figure.append(graph, el("figcaption", { class: "muted" },
+      time(new Date(t0 * 1000).toISOString()) + " → " +
+      time(new Date(last[0] * 1000).toISOString()) + " · " + legend.join(" · ")));
+    return figure;
+  }
+
+  function errorsTable(errors) {
+    const entries = Object.entries(errors || {});
+    if (entries.length === 0) return el("p", { class: "muted no-errors" }, "No errors.");
+    const body = el("tbody");
+    for (const [kind, count] of entries) {
+      body.append(el("tr", { "data-error": kind },
+        el("td", {}, kind), el("td", { class: "num" }, count)));
+    }
+    return el("table", { class: "errors" },
+      el("thead", {}, el("tr", {}, el("th", {}, "Error"), el("th", { class: "num" }, "Requests"))),
+      body);
+  }
+
   function money(cost) {
     return cost === null || cost === undefined ? "unknown" : "$" + cost.toFixed(4);
   }
 
-  function storeCard(s) {
+  function storeCard(s, index) {
     const card = el("div", { class: "store", "data-store": s.name }, el("h3", {}, s.name));
     if (s.error) {
       card.append(el("p", { class: "error" }, s.error));
@@ -130,12 +214,20 @@
       processing: m.pending, succeeded: m.succeeded, errored: m.errored,
       canceled: m.canceled, expired: m.expired,
     };
-    card.append(...bar(counts));
     const list = el("dl");
     for (const [name, value] of rows) {
       list.append(el("dt", {}, name), el("dd", { "data-field": name }, value));
     }
-    card.append(list);
+    const stem = s.name.replace(/\.[^.]*$/, "") || "job";
+    const exported = el("a", {
+      class: "export", href: "stores/" + index + "/export" + q, download: stem + "_export.jsonl",
+    }, "Export results");
+    card.append(el("div", { class: "store-body" },
+      el("div", { class: "store-totals" }, ...bar(counts), list),
+      el("div", { class: "store-details" },
+        el("h4", {}, "Results over time"), chart(s.timeline),
+        el("h4", {}, "Errors"), errorsTable(s.errors),
+        el("p", { class: "actions" }, exported))));
     return card;
   }
 
