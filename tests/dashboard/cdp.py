@@ -103,8 +103,10 @@ class Page:
 class Browser:
     """The browser's DevTools connection: one command at a time per id, events to pages."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, pid: int | None = None) -> None:
         self._ws = ws
+        self.pid = pid
+        """The browser process's id (its renderers and helpers are its descendants)."""
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._pages: dict[str, Page] = {}
@@ -184,7 +186,7 @@ async def launch(executable: str, profile: Path) -> AsyncIterator[Browser]:
             aiohttp.ClientSession() as http,
             http.ws_connect(found.group(1).decode(), max_msg_size=64 * 2**20) as ws,
         ):
-            browser = Browser(ws)
+            browser = Browser(ws, process.pid)
             try:
                 yield browser
             finally:
