@@ -58,7 +58,7 @@ def aiterate(
 
 async def _aiterate(observable: Observable[_T], max_pending: int) -> AsyncGenerator[_T, None]:
     loop = asyncio.get_running_loop()
-    demand = Demand(max_pending)
+    demand = Demand(max_pending, loop=loop)
     queue: deque[tuple[int, Any]] = deque()
     arrived = asyncio.Event()
 

@@ -86,6 +86,7 @@ class Bridge:
         async def body(observer: abc.ObserverBase[T], sub: Subscription) -> None:
             iterator = aiter(factory())
             demand = sub.demand
+            yields = demand is not None and demand.shares_loop()
             try:
                 async for item in iterator:
                     if demand is not None and demand.room() <= 0:
@@ -97,6 +98,9 @@ class Bridge:
                     if sub.disposed:
                         return
                     del item  # see from_async_batches: hold nothing already emitted
+                    if yields:
+                        assert demand is not None
+                        await demand.let_consumer_run()
             finally:
                 aclose = getattr(iterator, "aclose", None)
                 if aclose is not None:
@@ -122,11 +126,14 @@ class Bridge:
             iterator = aiter(factory())
             on_next = observer.on_next
             demand = sub.demand
+            yields = demand is not None and demand.shares_loop()
             try:
                 async for batch in iterator:
                     if demand is not None:
                         if await _emit_within(batch, on_next, sub, demand):
                             return
+                        if yields:
+                            await demand.let_consumer_run()
                     elif _emit_all(batch, on_next, sub):
                         return
                     # Hold no emitted batch while the next one is produced: items kept

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -9,6 +10,7 @@ from typing import Any, TypeVar
 
 from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable, SerialDisposable
+from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from .._base.checks import check_int
 from .._rx.backpressure import DEFAULT_MAX_PENDING, Demand, DemandScheduler
@@ -41,6 +43,10 @@ def observe_on(
     source that is not rxbatches' knows nothing of the bound and is not slowed: its
     items queue as with reactivex's ``observe_on``.
 
+    With an ``AsyncIOScheduler`` of the source's own event loop (an asyncio UI or
+    server), an rxbatches source yields to the loop once a few items wait, so the
+    consumer keeps up instead of a full window piling up first.
+
     Notifications keep their order; ``on_error`` and ``on_completed`` come after every
     item before them. Items are handed on in bursts of up to 1,000 per scheduled action.
 
@@ -72,7 +78,7 @@ def observe_on(
         def subscribe(
             observer: abc.ObserverBase[T], subscribe_scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            demand = Demand(limit)
+            demand = Demand(limit, loop=_loop_of(scheduler))
             handoff = _Handoff(scheduler, observer, demand)
             upstream = source.subscribe(
                 handoff.on_next,
@@ -85,6 +91,15 @@ def observe_on(
         return Observable(subscribe)
 
     return operator
+
+
+def _loop_of(scheduler: abc.SchedulerBase) -> asyncio.AbstractEventLoop | None:
+    """The event loop an asyncio scheduler runs its work on (``None`` for the others)."""
+    if isinstance(scheduler, AsyncIOScheduler):
+        # reactivex keeps the loop in a private field, set at construction, never changed.
+        loop: asyncio.AbstractEventLoop = scheduler._loop
+        return loop
+    return None
 
 
 class _Handoff:

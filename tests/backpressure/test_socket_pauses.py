@@ -17,6 +17,7 @@ import pytest
 from reactivex import Observable
 from reactivex import operators as ops
 from reactivex.scheduler import EventLoopScheduler
+from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 import rxbatches
 import rxbatches.operators as rbo
@@ -187,3 +188,37 @@ async def test_aiterate_pauses_the_download_while_other_tasks_run(emu: EmulatorT
     assert ticks_while_held >= 20  # the loop kept running while the stream waited
     assert taken == LINES
     assert worst <= MAX_PENDING
+
+
+QUICK_LINES = 2_000
+
+
+@pytest.mark.parametrize("consumer", ["observe_on", "aiterate"])
+async def test_a_fast_consumer_on_the_sources_own_loop_is_never_a_window_behind(
+    emu: EmulatorThread, consumer: str
+) -> None:
+    # A consumer on the producing loop runs only when the source lets the loop run:
+    # the source yields once a few items wait, so the queue stays short (a full window
+    # of waiting items outlives young garbage collections, which costs more than the
+    # handoff itself).
+    lines = [result_line(f"r{i}", pad=1_000) + b"\n" for i in range(QUICK_LINES)]
+    batch_id = emu.add_ended_batch(lines)
+    emitted = [0]
+    behind: list[int] = []
+    async with Client(api_key=API_KEY, base_url=emu.base_url) as client:
+        stream = _counting(client.messages.batches.results(batch_id), emitted)
+        if consumer == "aiterate":
+            async for custom_id in rxbatches.aiterate(stream, max_pending=1000):
+                behind.append(emitted[0] - len(behind))
+                assert custom_id == f"r{len(behind) - 1}"
+        else:
+            scheduler = AsyncIOScheduler(asyncio.get_running_loop())
+            done = asyncio.Event()
+            stream.pipe(rbo.observe_on(scheduler, max_pending=1000)).subscribe(
+                lambda _: behind.append(emitted[0] - len(behind)), on_completed=done.set
+            )
+            await asyncio.wait_for(done.wait(), 10)
+
+    assert len(behind) == QUICK_LINES
+    # 16 waiting items let the consumer run; a 16 KiB slice of the body adds its lines.
+    assert max(behind) < 64, max(behind)
