@@ -288,7 +288,8 @@ def backpressure_section(emu: EmulatorThread, sizes: Sizes, report: Report) -> N
     print("backpressure", flush=True)
     got: dict[str, dict[str, Any]] = {}
     for _round in range(sizes.repeat):
-        for mode in ("inline", "bounded_fast", "unbounded_fast", "bounded_slow", "unbounded_slow"):
+        modes = ("inline", "bounded_fast", "unbounded_fast", "bounded_loop")
+        for mode in (*modes, "bounded_slow", "unbounded_slow"):
             if _round and mode.endswith("_slow"):
                 continue  # the slow runs take seconds and measure memory, not speed
             r = _child("bench.backpressure", mode, "--url", emu.base_url, "--batch", batch)
@@ -323,6 +324,26 @@ def backpressure_section(emu: EmulatorThread, sizes: Sizes, report: Report) -> N
         f"{inline['seconds'] / loose_fast['seconds']:.0%})",
         ">= 90%",
         ratio >= 0.9,
+    )
+    same_loop = got["bounded_loop"]
+    ratio = inline["seconds"] / same_loop["seconds"]
+    report.target(
+        "fast consumer on the producing loop through rbo.observe_on(AsyncIOScheduler(loop), "
+        "max_pending=1000): lines/s, as a share of the inline consumer's",
+        f"{ratio:.0%} ({sizes.lines / same_loop['seconds']:,.0f} vs "
+        f"{sizes.lines / inline['seconds']:,.0f} lines/s)",
+        "information (the 90% goal is the row above's)",
+        None,
+    )
+    c = _child("bench.backpressure", "ceiling")
+    report.target(
+        f"the ceiling of any handoff to another thread: {c['items']:,} models parsed on a loop "
+        "thread (no network), to a consumer that does nothing, as a share of inline",
+        f"rbo.observe_on {c['inline_seconds'] / c['bounded_seconds']:.0%}, reactivex's "
+        f"ops.observe_on {c['inline_seconds'] / c['unbounded_seconds']:.0%} "
+        f"(inline {c['items'] / c['inline_seconds']:,.0f} models/s)",
+        "information",
+        None,
     )
 
 
