@@ -774,6 +774,96 @@ class JobStore:
             points.append(TimelinePoint(at, succeeded, errored, other))
         return points
 
+    def overview(
+        self, buckets: int = 60, prices: Mapping[str, ModelPrice] | None = None
+    ) -> tuple[JobSummary, list[TimelinePoint]]:
+        """:meth:`summary` and :meth:`timeline` at once, from one pass over the results.
+
+        Each of them joins the requests to their final results; this joins them once,
+        grouped by SQLite by time bucket, state and model (so Python handles at most
+        ``buckets`` x 4 x models rows), in one read transaction: the summary's counts and
+        the timeline's last point are of the same moment, even while a run writes. About
+        half the time of the two calls on a big job (the dashboard reads this).
+
+        Args:
+            buckets: The timeline's most points after the first (at least 1).
+            prices: USD per million tokens by model, instead of the package's table.
+
+        Returns:
+            ``(summary(prices), timeline(buckets))``.
+
+        Raises:
+            ValueError: ``buckets`` is below 1.
+        """
+        if buckets < 1:
+            raise ValueError("buckets: must be >= 1")
+        with self._lock:
+            self._db.execute("BEGIN")  # a read transaction: one snapshot for every query
+            try:
+                counts = dict(
+                    self._db.execute("SELECT state, count(*) FROM requests GROUP BY state")
+                )
+                rows = self._db.execute(
+                    # timeline()'s span and buckets (step is NULL without an arrival time)
+                    # and summary()'s usage sums, over the same join.
+                    "SELECT min(:n - 1, CAST((a.received_at - s.lo) * :n / max(s.width, 1e-9)"
+                    " AS INTEGER)) AS step, r.state, a.model, count(*), sum(a.input_tokens),"
+                    " sum(a.output_tokens), sum(a.cache_creation_input_tokens),"
+                    " sum(a.cache_read_input_tokens), s.lo, s.width"
+                    " FROM (SELECT lo, hi - lo AS width FROM (SELECT min(coalesce((SELECT"
+                    " min(intent_at) FROM batches), min(received_at)), min(received_at)) AS lo,"
+                    " max(received_at) AS hi FROM attempts)) AS s, requests r JOIN attempts a"
+                    " ON a.batch = r.final_batch AND a.custom_id = r.custom_id"
+                    " WHERE r.state IN ('succeeded', 'errored', 'expired', 'canceled')"
+                    " GROUP BY step, r.state, a.model",
+                    {"n": buckets},
+                ).fetchall()
+                (batches,) = self._db.execute(
+                    "SELECT count(*) FROM batches WHERE batch_id IS NOT NULL"
+                ).fetchone()
+                live = [
+                    batch_id
+                    for (batch_id,) in self._db.execute(
+                        "SELECT batch_id FROM batches WHERE state IN ('created', 'ended')"
+                        " ORDER BY key"
+                    )
+                ]
+            finally:
+                self._db.execute("COMMIT")
+        by_model: dict[str, Usage4] = {}
+        steps: dict[int, list[int]] = {}  # step -> [succeeded, errored, other]
+        span: tuple[float, float] | None = None
+        for step, state, model, n, *sums, lo, width in rows:
+            if state == "succeeded":
+                usage = Usage4(*(int(v or 0) for v in sums))
+                by_model[str(model)] = by_model.get(str(model), Usage4()) + usage
+            if step is not None:
+                span = float(lo), float(width)
+                kind = 0 if state == "succeeded" else 1 if state == "errored" else 2
+                steps.setdefault(step, [0, 0, 0])[kind] += n
+        summary = JobSummary(
+            requests=sum(counts.values()),
+            succeeded=counts.get("succeeded", 0),
+            errored=counts.get("errored", 0),
+            expired=counts.get("expired", 0),
+            canceled=counts.get("canceled", 0),
+            pending=counts.get("pending", 0) + counts.get("submitted", 0),
+            batches=batches,
+            live_batches=live,
+            usage=sum(by_model.values(), Usage4()),
+            usage_by_model=by_model,
+            cost_usd=estimate_cost(by_model, prices),
+        )
+        if span is None:
+            return summary, []
+        lo, width = span
+        points = [TimelinePoint(lo, 0, 0, 0)]
+        done = [0, 0, 0]
+        for step in sorted(steps):  # at most ``buckets`` steps
+            done = [a + b for a, b in zip(done, steps[step], strict=True)]
+            points.append(TimelinePoint(lo + width * (step + 1) / buckets, *done))
+        return summary, points
+
     def errors_by_type(self) -> dict[str, int]:
         """How many requests ended without a result: errored ones by error type, and the rest.
 
