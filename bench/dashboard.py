@@ -374,10 +374,9 @@ async def _measure(
 
 def serve(base_url: str, store: str) -> None:
     """The child: two dashboards on 127.0.0.1 (listing every 1 s and every 0.1 s), URLs first."""
-    from aiohttp import web
-
     from rxbatches import Client
-    from rxbatches.dashboard import TOKEN, make_app
+    from rxbatches.dashboard import make_app
+    from rxbatches.dashboard._serve import serving
 
     async def main() -> None:
         async with Client(api_key="sk-bench", base_url=base_url) as client:
@@ -387,19 +386,13 @@ def serve(base_url: str, store: str) -> None:
                 make_app(client, stores=[store], linger=0.0),
                 make_app(client, stores=[store], interval=FAST_INTERVAL),
             ]
-            runners = [web.AppRunner(app, access_log=None, shutdown_timeout=1.0) for app in apps]
-            try:
-                for app, runner in zip(apps, runners, strict=True):
-                    await runner.setup()
-                    await web.TCPSite(runner, "127.0.0.1", 0).start()
-                    port = runner.addresses[0][1]
-                    print(f"http://127.0.0.1:{port}/?token={app[TOKEN]}", flush=True)
+            async with AsyncExitStack() as served:
+                for app in apps:
+                    url = await served.enter_async_context(serving(app, "127.0.0.1", 0))
+                    print(url, flush=True)
                 stop = asyncio.Event()
                 asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
                 await stop.wait()
-            finally:
-                for runner in runners:
-                    await runner.cleanup()
 
     asyncio.run(main())
 

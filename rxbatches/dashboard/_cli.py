@@ -1,7 +1,8 @@
 """The ``dashboard`` subcommand: serve the dashboard until Ctrl-C (exit 130) or SIGTERM.
 
-:func:`serving` and :func:`catch_signals` are shared with ``rxbatches run --dashboard``,
-which serves the same page on the run's own event loop for as long as the run lasts.
+:func:`serving` (from ``_serve``) and :func:`catch_signals` are shared with ``rxbatches run
+--dashboard``, which serves the same page on the run's own event loop for as long as the run
+lasts.
 """
 
 from __future__ import annotations
@@ -11,15 +12,14 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
-
-from aiohttp import web
 
 from rxbatches import Client
 from rxbatches._cli._types import count
 
-from ._app import TOKEN, make_app
+from ._app import make_app
+from ._serve import serving
 
 __all__ = ["DEFAULT_INTERVAL", "add_parser", "catch_signals", "port_number", "serving"]
 
@@ -30,34 +30,6 @@ DEFAULT_INTERVAL = 2.0
 
 port_number = count("port", at_least=0, at_most=65535)
 """The argparse type of a port option (0: a free one)."""
-
-
-@contextlib.asynccontextmanager
-async def serving(app: web.Application, host: str, port: int) -> AsyncIterator[str]:
-    """Serve ``app`` on ``host``:``port`` until the block ends; yields the page's URL.
-
-    The URL holds the access token (``app[TOKEN]``): it is what to print, and the only
-    way in. Leaving the block shuts the server down (open event streams are ended, the
-    dashboard's polls stopped, the socket closed) before going on.
-
-    Args:
-        app: The dashboard (:func:`~rxbatches.dashboard.make_app`).
-        host: The interface to listen on.
-        port: The port (0: a free one, shown in the URL).
-
-    Raises:
-        OSError: The address cannot be bound (in use, unknown interface).
-    """
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0, handle_signals=False)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound = runner.addresses[0][1]
-        shown = f"[{host}]" if ":" in host else host
-        yield f"http://{shown}:{bound}/?token={app[TOKEN]}"
-    finally:
-        await runner.cleanup()
 
 
 def catch_signals(stop: asyncio.Event, *signals: int) -> list[int]:

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from rxbatches import Client
 from rxbatches.dashboard import TOKEN, make_app
+from rxbatches.dashboard._serve import serving
 
 
 class Served:
@@ -33,16 +34,9 @@ class Served:
 async def serve(client: Client, **options: Any) -> AsyncIterator[Served]:
     """Serve ``make_app(client, **options)`` until the block ends."""
     app = make_app(client, **options)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        async with aiohttp.ClientSession() as http:
-            yield Served(f"http://127.0.0.1:{port}", app[TOKEN], http, app)
-    finally:
-        await runner.cleanup()
+    async with serving(app, "127.0.0.1", 0) as url, aiohttp.ClientSession() as http:
+        base = url.partition("/?")[0]  # http://127.0.0.1:PORT
+        yield Served(base, app[TOKEN], http, app)
 
 
 async def events(response: aiohttp.ClientResponse) -> AsyncIterator[tuple[str, str]]:
