@@ -9,7 +9,12 @@ recording each step before taking the next:
 2. an intent left without an id by a crash is resolved: the batch the server made for
    it is adopted (listed after the intent, same request count, not claimed by the job),
    or, if there is none, its requests are pending again; with several candidates the
-   job stops with an error naming them;
+   job stops with an error naming them. An intent younger than the longest its create
+   can take (:func:`create_horizon`: every attempt's connect and read timeouts, the
+   waits between retries, and a margin for writing the body) may have a create still
+   on its way to the server, to arrive after the listing: its requests wait (on the
+   job's clock, while the rest of the job goes on) until that horizon has passed, then
+   the batches are listed again before they are sent again;
 3. batches that were live are watched again and their results stored;
 4. pending requests go into new batches (intent recorded, then create, then id
    recorded), at most ``max_concurrent_batches`` at a time; results are written as they
@@ -23,31 +28,46 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import math
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
+from functools import partial
 from os import PathLike
 from typing import Any, TypeVar
 
 from reactivex import Observable
 
 from .._base.checks import check_int, check_seconds
+from .._base.clock import SYSTEM_CLOCK, Clock
 from .._base.errors import CreateOutcomeUnknownError
 from .._base.models import MessageBatch, MessageBatchIndividualResponse, Request
 from .._base.offload import off_loop
-from .._base.options import RequestOptions
+from .._base.options import EffectiveOptions, RequestOptions
 from .._base.validation import MAX_BODY_BYTES, MAX_REQUESTS
 from .._rx.async_iter import aiterate
 from .._service.batches import JobParts
+from .._transport.retry import MAX_RETRY_AFTER
 from .events import BatchSnapshot, BatchSubmitted, JobEvent, JobProgressed, ResultReceived
 from .input import MIN_BODY_BYTES
 from .progress import JobProgress
 from .store import Intent, JobStore, JobStoreError, StoredBatch
 
-__all__ = ["ADOPT_SKEW", "DEFAULT_RETRY_ERRORED", "run_durable"]
+__all__ = [
+    "ADOPT_SKEW",
+    "BODY_MARGIN",
+    "DEFAULT_RETRY_ERRORED",
+    "UNBOUNDED_ATTEMPT",
+    "create_horizon",
+    "run_durable",
+]
 
 T = TypeVar("T")
+
+log = logging.getLogger("rxbatches")
 
 DEFAULT_RETRY_ERRORED = 2
 """How many times a request that failed for a transient reason is resubmitted, by default."""
@@ -55,6 +75,38 @@ DEFAULT_RETRY_ERRORED = 2
 ADOPT_SKEW = 60.0
 """Seconds a server's clock may run behind ours: a batch listed as created up to this long
 before an intent may still be the intent's."""
+
+UNBOUNDED_ATTEMPT = 3600.0
+"""Seconds one create attempt is assumed to take at most when its timeout is unbounded
+(``timeout=None`` or ``NO_TIMEOUT``, an infinite ``connect_timeout``): an hour, far beyond
+what sending and answering the largest create body (256 MB) takes."""
+
+BODY_MARGIN = 60.0
+"""Seconds between recording an intent and sending its create, at most: the body is
+written from the store after the intent is recorded (256 MB take a few seconds)."""
+
+
+def create_horizon(options: EffectiveOptions) -> float:
+    """The longest a create sent with ``options`` can take, counted from its intent (seconds).
+
+    Each attempt waits at most ``connect_timeout`` for its connection and ``timeout``
+    for each read (the first read waits for the whole body to be sent and answered);
+    ``max_retries`` more attempts may follow, each after a wait of at most
+    ``MAX_RETRY_AFTER``. An unbounded timeout counts as :data:`UNBOUNDED_ATTEMPT`.
+
+    Example:
+        >>> create_horizon(EffectiveOptions(600.0, 5.0, 2, {}, {}))  # the defaults
+        1995.0
+    """
+    read = options.timeout
+    if read is None or not math.isfinite(read):
+        read = UNBOUNDED_ATTEMPT
+    connect = options.connect_timeout
+    if not math.isfinite(connect):
+        connect = UNBOUNDED_ATTEMPT
+    attempts = options.max_retries + 1
+    return BODY_MARGIN + attempts * (connect + read) + options.max_retries * MAX_RETRY_AFTER
+
 
 _FLUSH = 500  # results per transaction
 _MAX_PENDING = 2 * _FLUSH  # results waiting for the writer, at most
@@ -73,6 +125,7 @@ class _Settings:
     options: RequestOptions | None
     replay: bool
     result_events: bool
+    clock: Clock
 
 
 def run_durable(
@@ -89,6 +142,7 @@ def run_durable(
     options: RequestOptions | None = None,
     replay: bool = True,
     result_events: bool = True,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> Observable[JobEvent]:
     """The Observable of ``BatchService.run(requests, store=...)`` (see there).
 
@@ -106,6 +160,8 @@ def run_durable(
         replay: Emit the events of the batches earlier runs finished, with their stored
             results, so a resumed job's events are those of an uninterrupted run.
         result_events: Emit :class:`ResultReceived` events (the CLI needs none).
+        clock: What the wait for a create that may still be in flight sleeps on
+            (virtual in tests).
 
     Raises:
         ValueError: For an invalid interval, limit or ``retry_errored``.
@@ -135,6 +191,7 @@ def run_durable(
         options,
         replay,
         result_events,
+        clock,
     )
 
     def events() -> AsyncIterator[JobEvent]:
@@ -185,6 +242,7 @@ class _Job:
         self._store_arg = store
         self._store: JobStore | None = None
         self._live: dict[int, tuple[MessageBatch, int]] = {}  # key -> latest snapshot, size
+        self._creating = asyncio.Lock()  # held from a create until its id is recorded
 
     @staticmethod
     def _open(path: str | PathLike[str]) -> JobStore:
@@ -215,8 +273,11 @@ class _Job:
             if requests is not None:
                 await self._call(store.ingest, requests, stop)
             await self._call(store.requeue, self._s.retry_errored, self._s.retry_canceled)
+            late: list[tuple[StoredBatch, float]] = []
             for unresolved in await self._call(store.batches, "intent"):
-                await self._resolve(unresolved)
+                wait = await self._resolve(unresolved)
+                if wait > 0:
+                    late.append((unresolved, wait))
             if self._s.replay:
                 for done in await self._call(store.batches, "done"):
                     for event in await self._call(self._replayed, done):
@@ -229,9 +290,8 @@ class _Job:
                 nonlocal followed
                 followed = True
                 self._live[key] = (batch, stored.requests)
-                task = asyncio.get_running_loop().create_task(
-                    self._follow(key, batch.id, stored.position, queue)
-                )
+                follow = partial(self._watch_and_store, key, batch.id, stored.position, queue)
+                task = asyncio.get_running_loop().create_task(self._reported(follow, queue))
                 tasks.add(task)
 
             for stored in await self._call(store.batches, "created", "ended"):
@@ -245,9 +305,18 @@ class _Job:
                 )
                 start(stored.key, batch, stored)
                 yield JobProgressed(progress=await self._progress())
+            waiting: set[asyncio.Task[None]] = set()
+            for unresolved, wait in late:
+                # Not a worker: most likely its create never reached the server.
+                followed = True
+                task = asyncio.get_running_loop().create_task(
+                    self._reported(partial(self._resolve_later, unresolved, wait, queue), queue)
+                )
+                tasks.add(task)
+                waiting.add(task)
             may_have_pending = True
             while True:
-                while may_have_pending and len(tasks) < self._s.workers:
+                while may_have_pending and len(tasks) - len(waiting) < self._s.workers:
                     made = await self._submit()
                     if made is None:
                         may_have_pending = False
@@ -266,6 +335,7 @@ class _Job:
                 item = await queue.get()
                 if isinstance(item, _Finished):
                     tasks = {task for task in tasks if not task.done()}
+                    waiting &= tasks
                     if item.error is not None:
                         raise item.error
                     may_have_pending = True  # resubmissions may have become pending
@@ -305,20 +375,74 @@ class _Job:
         if reserved is None:
             return None
         intent, body = reserved
-        try:
-            batch = await _first(self._raw.create_encoded(body, self._s.options, intent.requests))
-        except CreateOutcomeUnknownError:
-            raise  # the intent stays: the next run finds the batch, if it was made
-        except Exception:
-            # The create was refused: no batch was made, the requests wait again.
-            await self._call(self.store.abandon, intent.key)
-            raise
-        # (A cancellation here leaves the intent too: the create may have gone through.)
-        await self._call(self.store.record_created, intent.key, batch.id, _dump(batch), False)
+        async with self._creating:
+            try:
+                create = self._raw.create_encoded(body, self._s.options, intent.requests)
+                batch = await _first(create)
+            except CreateOutcomeUnknownError:
+                raise  # the intent stays: the next run finds the batch, if it was made
+            except Exception:
+                # The create was refused: no batch was made, the requests wait again.
+                await self._call(self.store.abandon, intent.key)
+                raise
+            # (A cancellation here leaves the intent too: the create may have gone through.)
+            await self._call(self.store.record_created, intent.key, batch.id, _dump(batch), False)
         return intent, batch
 
-    async def _resolve(self, intent: StoredBatch) -> None:
-        """Adopt the batch a crash left without an id, or release its requests."""
+    async def _resolve(self, intent: StoredBatch) -> float:
+        """Adopt the batch a crash left without an id, or release its requests.
+
+        Returns:
+            0 once resolved; else the seconds its create may still be in flight (the
+            intent is left as it is, for :meth:`_resolve_later`).
+        """
+        batch = await self._find(intent)
+        if batch is not None:
+            await self._call(self.store.record_created, intent.key, batch.id, _dump(batch), True)
+            return 0.0
+        horizon = create_horizon(self._raw.options(self._s.options))
+        # A clock set back makes the intent look younger, never older than just made.
+        wait = min(horizon, intent.intent_at + horizon - time.time())
+        if wait > 0:
+            return wait
+        await self._call(self.store.abandon, intent.key)
+        return 0.0
+
+    async def _resolve_later(
+        self, intent: StoredBatch, wait: float, queue: asyncio.Queue[JobEvent | _Finished]
+    ) -> None:
+        """Wait until the create of ``intent`` cannot be in flight, then resolve it for good."""
+        log.warning(
+            "batch %d of the job (%d requests): no batch on the server matches it, but its"
+            " create may still be on its way there; its requests wait %.0f s before being"
+            " sent again",
+            intent.position,
+            intent.requests,
+            wait,
+        )
+        await self._s.clock.sleep(wait)
+        # Not while this run creates a batch: made and not yet recorded, it would look
+        # like the intent's.
+        async with self._creating:
+            batch = await self._find(intent)
+            if batch is None:
+                await self._call(self.store.abandon, intent.key)
+                return
+            await self._call(self.store.record_created, intent.key, batch.id, _dump(batch), True)
+        self._live[intent.key] = (batch, intent.requests)
+        await queue.put(
+            BatchSubmitted(
+                batch=batch,
+                batch_index=intent.position,
+                first_request=intent.first_request,
+                requests=intent.requests,
+            )
+        )
+        await queue.put(JobProgressed(progress=await self._progress()))
+        await self._watch_and_store(intent.key, batch.id, intent.position, queue)
+
+    async def _find(self, intent: StoredBatch) -> MessageBatch | None:
+        """The batch on the server that a crash left ``intent`` without, if there is one."""
         claimed = await self._call(self.store.claimed_ids)
         since = intent.intent_at - ADOPT_SKEW
         candidates: list[MessageBatch] = []
@@ -339,17 +463,17 @@ class _Job:
                 f" server could be it: {names}. Cancel the ones that are not this job's, then"
                 " run again"
             )
-        if candidates:
-            (batch,) = candidates
-            await self._call(self.store.record_created, intent.key, batch.id, _dump(batch), True)
-        else:
-            await self._call(self.store.abandon, intent.key)
+        return candidates[0] if candidates else None
 
-    async def _follow(
-        self, key: int, batch_id: str, position: int, queue: asyncio.Queue[JobEvent | _Finished]
+    @staticmethod
+    async def _reported(
+        work: Callable[[], Awaitable[None]], queue: asyncio.Queue[JobEvent | _Finished]
     ) -> None:
+        """Run ``work()`` (a task of the run), then tell the run how it ended."""
+        # Called here, not by the caller: a task cancelled before it starts leaves no
+        # coroutine never awaited.
         try:
-            await self._watch_and_store(key, batch_id, position, queue)
+            await work()
         except asyncio.CancelledError:
             raise
         except BaseException as exc:

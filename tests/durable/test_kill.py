@@ -27,10 +27,11 @@ pytestmark = pytest.mark.skipif(
 COUNT = 500
 
 
-def _start(workdir: Path, emu: EmulatorThread) -> subprocess.Popen[str]:
+def _start(workdir: Path, emu: EmulatorThread, concurrent: int = 2) -> subprocess.Popen[str]:
     env = dict(os.environ, ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=emu.base_url)
     command = [sys.executable, "-m", "rxbatches", "run", "requests.jsonl", "--store", "job.db"]
-    command += ["--batch-size", "100", "--interval", "0.02", "--quiet"]
+    command += ["--batch-size", "100", "--max-concurrent", str(concurrent)]
+    command += ["--interval", "0.02", "--quiet"]
     return subprocess.Popen(
         command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -39,7 +40,9 @@ def _start(workdir: Path, emu: EmulatorThread) -> subprocess.Popen[str]:
 def _kill_when(
     workdir: Path, emu: EmulatorThread, moment: Callable[[], bool]
 ) -> subprocess.Popen[str]:
-    process = _start(workdir, emu)
+    # One batch at a time: no other create is on its way at the kill, whose batch the
+    # next run would have to wait for (its create's timeout: minutes; test_in_flight.py).
+    process = _start(workdir, emu, concurrent=1)
     try:
         emu.wait_for(moment, timeout=4.0)
     finally:

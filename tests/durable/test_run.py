@@ -198,14 +198,7 @@ async def test_a_batch_made_before_a_crash_is_adopted_not_made_again(
     assert id_counts(_export(store)) == Counter({f"r{i}": 1 for i in range(50)})
 
 
-async def test_an_intent_with_no_batch_on_the_server_is_created_then(
-    emulator: Emulator, batches: BatchService, tmp_path: Path
-) -> None:
-    store = tmp_path / "job.db"
-    await _intent_then_crash(store, 50)
-    await _events(batches.run(requests(50), store=store, **FAST))
-    assert len(emulator.batch_ids()) == 1
-    assert len(_export(store)) == 50
+# An intent with no batch on the server: tests/durable/test_in_flight.py.
 
 
 async def test_several_candidates_stop_the_job_naming_them(
