@@ -6,8 +6,9 @@ on Ctrl-C; run the same command again after any of them (or after ``kill -9``) a
 continues. With ``--dashboard`` the run serves the dashboard of its store on its own
 event loop while it lasts (its URL first on stdout, which ``run`` otherwise leaves
 empty). ``job status`` and ``job export`` read the store without the lock, so they
-work while a run is going on; ``job cancel`` asks the server to cancel the job's live
-batches (the run following them then stores their ``canceled`` results).
+work while a run is going on; ``job cancel`` asks the server to cancel the job's batches
+still in progress (the run following them then stores their ``canceled`` results; one
+that has ended is left for the next run to fetch).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from collections.abc import Callable
 
 import reactivex
 from reactivex import Observable
+from reactivex import operators as ops
 
-from rxbatches import Client, JobProgressed, read_requests_jsonl
+from rxbatches import APIStatusError, Client, JobProgressed, MessageBatch, read_requests_jsonl
 from rxbatches._base.validation import MAX_REQUESTS
 from rxbatches._jobs.durable import DEFAULT_RETRY_ERRORED, run_durable
 from rxbatches._jobs.events import JobEvent
@@ -271,18 +273,61 @@ def export(session: Session) -> int:
 
 
 def cancel(session: Session) -> int:
-    """``job cancel JOB.db``: ask the server to cancel the job's live batches."""
+    """``job cancel JOB.db``: ask the server to cancel the job's batches still in progress.
+
+    A live batch of the store (its results not all stored) may have ended meanwhile: it
+    cannot be canceled, and the job's next run fetches its results. Each is retrieved
+    first, and only those in progress are canceled (a refusal from a batch that ended in
+    between is reported as ended too).
+    """
     with _open(session.args.store) as store:
         live = store.summary().live_batches
     if not live:
         session.err.write("cancel: the job has no live batch\n")
         return 0
+    settled: dict[str, tuple[MessageBatch, bool]] = {}
     with session.client() as client:
         batches = client.messages.batches
-        drain(reactivex.merge(*(batches.cancel(batch_id) for batch_id in live)))
+
+        def settle(batch_id: str) -> Observable[tuple[MessageBatch, bool]]:
+            """``──(batch, asked)|``: canceled if it was in progress, else as it is."""
+
+            def refused(error: Exception, _: object) -> Observable[tuple[MessageBatch, bool]]:
+                if not isinstance(error, APIStatusError) or error.status_code >= 500:
+                    return reactivex.throw(error)
+                return batches.retrieve(batch_id).pipe(
+                    ops.flat_map(
+                        lambda b: reactivex.just((b, False)) if b.ended else reactivex.throw(error)
+                    )
+                )
+
+            def cancel_if_in_progress(batch: MessageBatch) -> Observable[tuple[MessageBatch, bool]]:
+                if batch.processing_status != "in_progress":
+                    return reactivex.just((batch, False))
+                return batches.cancel(batch_id).pipe(
+                    ops.map(lambda b: (b, True)), ops.catch(refused)
+                )
+
+            return batches.retrieve(batch_id).pipe(ops.flat_map(cancel_if_in_progress))
+
+        def record(item: tuple[MessageBatch, bool]) -> None:
+            settled[item[0].id] = item
+
+        drain(reactivex.merge(*(settle(batch_id) for batch_id in live)), record)
+    asked = 0
     for batch_id in live:
-        session.print(batch_id)
-    session.err.write(f"cancel: asked to cancel {len(live)} batch(es)\n")
+        batch, canceled = settled[batch_id]
+        if batch.ended:
+            session.err.write(
+                f"cancel: batch {batch_id} has ended, its results are not stored yet: run the"
+                " job again to fetch them\n"
+            )
+        elif canceled:
+            session.print(batch_id)
+            asked += 1
+        else:
+            session.err.write(f"cancel: batch {batch_id} is being canceled already\n")
+    session.err.write(f"cancel: asked to cancel {asked} batch(es)\n")
     return 0
 
 
@@ -296,7 +341,7 @@ def add_job_parser(
     for name, help_text, handler in (
         ("status", "where the job stands: counts, usage, estimated cost", status),
         ("export", "one JSONL result line per custom_id (its final attempt)", export),
-        ("cancel", "cancel the job's live batches on the server", cancel),
+        ("cancel", "cancel the job's batches still in progress on the server", cancel),
     ):
         sub = actions.add_parser(name, parents=[common], help=help_text, description=help_text)
         sub.add_argument("store", metavar="JOB.db", help="the job store")
