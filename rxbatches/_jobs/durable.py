@@ -371,7 +371,10 @@ class _Job:
 
     async def _submit(self) -> tuple[Intent, MessageBatch] | None:
         """Record the next batch's intent, create it, record its id."""
-        reserved = await self._call(self.store.reserve, self._s.max_requests, self._s.max_body)
+        # Spooled, as a plain create's body: a batch of 256 MB is never whole in memory.
+        reserved = await self._call(
+            self.store.reserve_spooled, self._s.max_requests, self._s.max_body
+        )
         if reserved is None:
             return None
         intent, body = reserved

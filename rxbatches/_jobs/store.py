@@ -37,6 +37,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from .._base.body import FileBody
 from .._base.errors import CreateValidationError, RxBatchesError
 from .._base.models import Request
 from .._base.validation import validate_requests
@@ -433,23 +434,46 @@ class JobStore:
     def reserve(self, max_requests: int, max_body_bytes: int) -> tuple[Intent, bytes] | None:
         """Record the intent of the next batch (its pending requests) and give its body.
 
+        The body in memory: a job sends :meth:`reserve_spooled`'s instead.
+
+        Returns:
+            The intent and the create body, or ``None`` when nothing is pending.
+        """
+        reserved = self.reserve_spooled(max_requests, max_body_bytes)
+        if reserved is None:
+            return None
+        intent, body = reserved
+        try:
+            return intent, b"".join(body.blocks())
+        finally:
+            body.close()
+
+    def reserve_spooled(
+        self, max_requests: int, max_body_bytes: int
+    ) -> tuple[Intent, FileBody] | None:
+        """Record the intent of the next batch (its pending requests) and spool its body.
+
+        The body is written from the store a request at a time into a
+        :class:`~rxbatches._base.body.FileBody` (a temporary file past 1 MiB), which a
+        create streams from there and closes: never whole in memory, even at 256 MB.
+
         Returns:
             The intent and the create body, or ``None`` when nothing is pending.
         """
         budget = max_body_bytes - len(b'{"requests":[]}')
         with self._lock, self._durable():
             rows = self._db.execute(
-                "SELECT custom_id, hash, body FROM requests WHERE state = 'pending'"
+                "SELECT custom_id, hash, length(body) FROM requests WHERE state = 'pending'"
                 " ORDER BY seq LIMIT ?",
                 (max_requests,),
             ).fetchall()
             if not rows:
                 return None
             size, taken = -1, 0
-            for _, _, body in rows:
-                if taken and size + 1 + len(body) > budget:
+            for _, _, length in rows:
+                if taken and size + 1 + length > budget:
                     break
-                size += 1 + len(body)
+                size += 1 + length
                 taken += 1
             rows = rows[:taken]
             (first, position) = self._db.execute(
@@ -472,7 +496,22 @@ class JobStore:
                 "UPDATE requests SET state = 'submitted', batch = ? WHERE custom_id = ?",
                 [(key, cid) for cid, _, _ in rows],
             )
-        body = b'{"requests":[' + b",".join(bytes(b) for _, _, b in rows) + b"]}"
+        body = FileBody()
+        try:
+            body.write(b'{"requests":[')
+            with self._lock:
+                chunk = self._db.execute(
+                    "SELECT body FROM requests WHERE batch = ? AND state = 'submitted'"
+                    " ORDER BY seq",
+                    (key,),
+                )
+                for index, (request,) in enumerate(chunk):
+                    body.write(b"," + request if index else request)
+            body.write(b"]}")
+        except BaseException:
+            body.close()
+            self.abandon(key)  # never sent: its requests wait again
+            raise
         return Intent(key, position, first, taken, now), body
 
     def record_created(self, key: int, batch_id: str, snapshot: str, adopted: bool) -> None:
