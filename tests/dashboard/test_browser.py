@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -105,6 +106,13 @@ async def test_batches_appear_progress_and_end_without_a_reload_and_cancel_works
             await page.wait_for(
                 row(running.id, "parseFloat(r.querySelector('.bar .processed').style.width) > 0")
             )
+            # Its expiry countdown: hours and minutes while over an hour is left (no
+            # seconds: the cell changes once a minute).
+            countdown = await page.evaluate(
+                f"document.querySelector('tr[data-batch-id=\"{running.id}\"] .countdown')"
+                ".textContent"
+            )
+            assert re.fullmatch(r"2[34]h \d+m", countdown), countdown
             card = "document.querySelector('[data-store=\"translations.db\"]')"
             assert "10" in await page.evaluate(
                 f"{card}.querySelector('[data-field=\"succeeded\"]').innerText"

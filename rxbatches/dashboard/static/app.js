@@ -7,9 +7,12 @@
   const q = "?token=" + encodeURIComponent(token);
   const COUNTS = ["succeeded", "errored", "canceled", "expired"];
   // The state shown: the server sends it whole once, then what changed ("delta" events).
+  const PARTS = ["processed", ...COUNTS]; // the segments of a progress bar
   const batches = new Map(); // id -> batch
-  const rows = new Map(); // id -> its <tr>, rebuilt only when the batch changed
-  const expiries = new Map(); // id -> [cell, iso]: the countdowns of batches not ended
+  // id -> its row: {tr, the nodes it updates, shown: what they show}. Made once per batch,
+  // then only the nodes whose value changed are written (no row rebuilt, no other cell).
+  const rows = new Map();
+  const expiries = new Map(); // id -> row: the countdowns of batches not ended
   let order = [];
   let meta = { batches_error: null, listed: false };
   let stores = [];
@@ -35,31 +38,40 @@
     });
   }
 
-  function countdown(iso) {
-    let s = Math.floor((new Date(iso).getTime() - Date.now()) / 1000);
+  function countdown(at, now) {
+    // Batches expire 24 h after they are made: minutes while over an hour is left (the
+    // text, so the cell, changes once a minute), seconds only in the last hour.
+    let s = Math.floor((at - now) / 1000);
     if (s <= 0) return "expired";
     const h = Math.floor(s / 3600); s -= h * 3600;
     const m = Math.floor(s / 60); s -= m * 60;
-    return (h ? h + "h " : "") + (h || m ? m + "m " : "") + s + "s";
+    return h ? h + "h " + m + "m" : m ? m + "m " + s + "s" : s + "s";
   }
 
-  function bar(counts, size) {
+  function progress(counts, size) {
     // The API shows the outcomes only at the end: the size is the server's first sum.
     const total = Math.max(size || 0, COUNTS.reduce((n, k) => n + counts[k], counts.processing));
-    const node = el("div", { class: "bar" });
     const done = total - counts.processing;
     // The API counts processing down while a batch runs; the outcomes appear at its end.
     const parts = { processed: done - COUNTS.reduce((n, k) => n + counts[k], 0) };
     for (const kind of COUNTS) parts[kind] = counts[kind];
-    for (const [kind, count] of Object.entries(parts)) {
-      const part = el("span", { class: kind });
-      part.style.width = (total ? (100 * count) / total : 0) + "%";
-      node.append(part);
-    }
+    const widths = {};
+    for (const kind of PARTS) widths[kind] = (total ? (100 * parts[kind]) / total : 0) + "%";
     // While it runs, only what is left is known for sure (the size may be a first sight).
     const text = (counts.processing ? counts.processing + " left of " + total
       : done + " / " + total + " processed") +
       COUNTS.filter((k) => counts[k]).map((k) => " · " + counts[k] + " " + k).join("");
+    return { widths, text };
+  }
+
+  function bar(counts, size) {
+    const { widths, text } = progress(counts, size);
+    const node = el("div", { class: "bar" });
+    for (const kind of PARTS) {
+      const part = el("span", { class: kind });
+      part.style.width = widths[kind];
+      node.append(part);
+    }
     return [node, el("div", { class: "counts" }, text)];
   }
 
@@ -78,31 +90,71 @@
     }
   }
 
-  function batchRow(b) {
-    const status = el("span", { class: "status", "data-status": b.processing_status },
-      b.processing_status.replace("_", " "));
-    let action = "";
-    if (b.processing_status === "in_progress") {
+  function actions(id, status) {
+    if (status === "in_progress") {
       const button = el("button", { type: "button", class: "cancel" }, "Cancel");
-      button.addEventListener("click", () => cancel(b.id, button));
-      action = button;
-    } else if (b.processing_status === "ended") {
-      action = el("a", {
-        class: "download", href: "batches/" + encodeURIComponent(b.id) + "/results" + q,
-        download: b.id + "_results.jsonl",
-      }, "Results");
+      button.addEventListener("click", () => cancel(id, button));
+      return [button];
     }
-    const expires = el("td", { class: "expires" });
-    if (b.processing_status !== "ended") expiries.set(b.id, [expires, b.expires_at]);
-    else expiries.delete(b.id);
-    return el("tr", { "data-batch-id": b.id, "data-status": b.processing_status },
-      el("td", { class: "id" }, b.id),
-      el("td", {}, status),
-      el("td", {}, ...bar(b.request_counts, b.total)),
-      el("td", {}, time(b.created_at)),
-      el("td", {}, time(b.ended_at)),
-      expires,
-      el("td", {}, action));
+    if (status === "ended") {
+      return [el("a", {
+        class: "download", href: "batches/" + encodeURIComponent(id) + "/results" + q,
+        download: id + "_results.jsonl",
+      }, "Results")];
+    }
+    return [];
+  }
+
+  function newRow(id) {
+    const r = { shown: {}, parts: {}, expiresAt: 0 };
+    r.status = el("span", { class: "status" });
+    r.bar = el("div", { class: "bar" });
+    for (const kind of PARTS) r.bar.append(r.parts[kind] = el("span", { class: kind }));
+    r.counts = el("div", { class: "counts" });
+    r.created = el("td");
+    r.ended = el("td");
+    r.countdown = el("span", { class: "countdown" });
+    r.action = el("td");
+    // The progress and the countdown are in boxes of a fixed height (see app.css): a
+    // change of their text lays out that box, not the table.
+    r.tr = el("tr", { "data-batch-id": id },
+      el("td", { class: "id" }, id), el("td", {}, r.status),
+      el("td", {}, el("div", { class: "progress" }, r.bar, r.counts)),
+      r.created, r.ended, el("td", {}, r.countdown), r.action);
+    return r;
+  }
+
+  function show(r, key, value, write) {
+    // The DOM is written only when what a node shows changes.
+    if (r.shown[key] !== value) {
+      r.shown[key] = value;
+      write(value);
+    }
+  }
+
+  function fill(r, b) {
+    const status = b.processing_status;
+    show(r, "status", status, (v) => {
+      r.tr.dataset.status = v;
+      r.status.dataset.status = v;
+      r.status.textContent = v.replace("_", " ");
+    });
+    const { widths, text } = progress(b.request_counts, b.total);
+    for (const kind of PARTS) show(r, kind, widths[kind], (w) => { r.parts[kind].style.width = w; });
+    show(r, "counts", text, (t) => {
+      r.counts.textContent = t;
+      r.counts.title = t; // the whole of it, where the column is too narrow
+    });
+    show(r, "created", b.created_at, (iso) => { r.created.textContent = time(iso); });
+    show(r, "ended", b.ended_at, (iso) => { r.ended.textContent = time(iso); });
+    show(r, "action", status, (v) => r.action.replaceChildren(...actions(b.id, v)));
+    if (status === "ended") {
+      expiries.delete(b.id);
+      show(r, "countdown", "", (t) => { r.countdown.textContent = t; });
+    } else {
+      r.expiresAt = Date.parse(b.expires_at);
+      expiries.set(b.id, r); // its countdown is written by tick()
+    }
   }
 
   // SVG is built with createElementNS and setAttribute only: nothing parsed as markup,
@@ -250,9 +302,8 @@
     }
     for (const b of change.upsert) {
       batches.set(b.id, b);
-      const old = rows.get(b.id);
-      rows.delete(b.id);
-      if (old && !change.order) old.replaceWith(row(b.id)); // in place: same order
+      const r = rows.get(b.id);
+      if (r) fill(r, b); // in place; a new batch's row is made by render (a new order)
     }
     if (change.order) order = change.order;
     meta = { batches_error: change.batches_error, listed: change.listed };
@@ -261,19 +312,31 @@
   }
 
   function row(id) {
-    let tr = rows.get(id);
-    if (!tr) {
-      tr = batchRow(batches.get(id));
-      rows.set(id, tr);
+    let r = rows.get(id);
+    if (!r) {
+      r = newRow(id);
+      fill(r, batches.get(id));
+      rows.set(id, r);
     }
-    return tr;
+    return r.tr;
   }
 
   function render(reordered, storesChanged = true) {
     if (reordered) {
-      const fragment = document.createDocumentFragment();
-      for (const id of order) fragment.append(row(id));
-      document.querySelector("#batches tbody").replaceChildren(fragment);
+      // Only the rows out of place move (a new batch: one row in, the last one out),
+      // rather than the whole table taken out and put back.
+      const body = document.querySelector("#batches tbody");
+      let next = body.firstChild; // the rows before it are the order's first ones
+      for (const id of order) {
+        const tr = row(id);
+        if (tr === next) next = next.nextSibling;
+        else body.insertBefore(tr, next);
+      }
+      while (next) {
+        const stale = next;
+        next = next.nextSibling;
+        stale.remove();
+      }
     }
     tick();
     document.getElementById("batch-count").textContent = "(" + order.length + ")";
@@ -289,7 +352,10 @@
   }
 
   function tick() {
-    for (const [cell, iso] of expiries.values()) cell.textContent = countdown(iso);
+    const now = Date.now();
+    for (const r of expiries.values()) {
+      show(r, "countdown", countdown(r.expiresAt, now), (t) => { r.countdown.textContent = t; });
+    }
   }
 
   function connect() {
