@@ -13,8 +13,10 @@ recording each step before taking the next:
    can take (:func:`create_horizon`: every attempt's connect and read timeouts, the
    waits between retries, and a margin for writing the body) may have a create still
    on its way to the server, to arrive after the listing: its requests wait (on the
-   job's clock, while the rest of the job goes on) until that horizon has passed, then
-   the batches are listed again before they are sent again;
+   job's clock, while the rest of the job goes on) until that horizon has passed, or
+   :data:`IN_FLIGHT_SETTLE` after this run took the store if that comes first (the run
+   that recorded the intent is over: no attempt of it can start any more), then the
+   batches are listed again before they are sent again;
 3. batches that were live are watched again and their results stored;
 4. pending requests go into new batches (intent recorded, then create, then id
    recorded), at most ``max_concurrent_batches`` at a time; results are written as they
@@ -59,6 +61,7 @@ from .store import Intent, JobStore, JobStoreError, StoredBatch
 __all__ = [
     "ADOPT_SKEW",
     "BODY_MARGIN",
+    "IN_FLIGHT_SETTLE",
     "DEFAULT_RETRY_ERRORED",
     "UNBOUNDED_ATTEMPT",
     "create_horizon",
@@ -80,6 +83,12 @@ UNBOUNDED_ATTEMPT = 3600.0
 """Seconds one create attempt is assumed to take at most when its timeout is unbounded
 (``timeout=None`` or ``NO_TIMEOUT``, an infinite ``connect_timeout``): an hour, far beyond
 what sending and answering the largest create body (256 MB) takes."""
+
+IN_FLIGHT_SETTLE = 60.0
+"""Seconds after a run takes its store during which a create of the run before it may
+still land. The store's lock says that run is over (its process died, or it was
+disposed of): no attempt of it can start any more, and one whose body was already
+sent is answered, or dropped, by the server within this time."""
 
 BODY_MARGIN = 60.0
 """Seconds between recording an intent and sending its create, at most: the body is
@@ -270,12 +279,13 @@ class _Job:
             else:
                 self._store = await self._call(self._open, self._store_arg)
             store = self.store
+            taken = time.time()
             if requests is not None:
                 await self._call(store.ingest, requests, stop)
             await self._call(store.requeue, self._s.retry_errored, self._s.retry_canceled)
             late: list[tuple[StoredBatch, float]] = []
             for unresolved in await self._call(store.batches, "intent"):
-                wait = await self._resolve(unresolved)
+                wait = await self._resolve(unresolved, taken)
                 if wait > 0:
                     late.append((unresolved, wait))
             if self._s.replay:
@@ -392,8 +402,12 @@ class _Job:
             await self._call(self.store.record_created, intent.key, batch.id, _dump(batch), False)
         return intent, batch
 
-    async def _resolve(self, intent: StoredBatch) -> float:
+    async def _resolve(self, intent: StoredBatch, taken: float) -> float:
         """Adopt the batch a crash left without an id, or release its requests.
+
+        Args:
+            intent: The batch recorded without an id.
+            taken: When this run took the store (``time.time()``).
 
         Returns:
             0 once resolved; else the seconds its create may still be in flight (the
@@ -404,8 +418,9 @@ class _Job:
             await self._call(self.store.record_created, intent.key, batch.id, _dump(batch), True)
             return 0.0
         horizon = create_horizon(self._raw.options(self._s.options))
+        now = time.time()
         # A clock set back makes the intent look younger, never older than just made.
-        wait = min(horizon, intent.intent_at + horizon - time.time())
+        wait = min(horizon, intent.intent_at + horizon - now, taken + IN_FLIGHT_SETTLE - now)
         if wait > 0:
             return wait
         await self._call(self.store.abandon, intent.key)

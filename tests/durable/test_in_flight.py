@@ -18,7 +18,7 @@ import aiohttp
 
 from rxbatches import BatchSubmitted, Client, JobEvent, JobStore, aiterate
 from rxbatches._base.validation import MAX_BODY_BYTES
-from rxbatches._jobs.durable import create_horizon, run_durable
+from rxbatches._jobs.durable import IN_FLIGHT_SETTLE, create_horizon, run_durable
 from rxbatches._service.batches import job_parts
 from rxbatches.emulator import Emulator
 from tests.conftest import API_KEY
@@ -122,7 +122,8 @@ async def test_a_create_reaching_the_server_after_the_listing_is_adopted_not_sen
         assert _sent(emu) == 100  # each request once: the late batch was adopted
         assert len(emu.batch_ids()) == 2
         assert len(clock.sleeps) == 1
-        assert HORIZON - 5 < clock.sleeps[0] <= HORIZON
+        # The run that recorded the intent is over: a minute from now, not its horizon.
+        assert IN_FLIGHT_SETTLE - 5 < clock.sleeps[0] <= IN_FLIGHT_SETTLE < HORIZON
     with JobStore.open(path, lock=False) as store:
         exported = list(store.export_lines())
         adopted = [(b.position, b.requests) for b in store.batches() if b.adopted]
@@ -149,15 +150,35 @@ async def test_an_intent_whose_batch_never_comes_is_sent_after_the_horizon(
 
         clock = _Clock(during_the_wait)
         await _run(client, job, path, clock)
-        assert created_during_the_wait == [0]  # nothing sent before the horizon
+        assert created_during_the_wait == [0]  # nothing sent before the wait is over
         assert len(clock.sleeps) == 1
-        assert HORIZON - 5 < clock.sleeps[0] <= HORIZON
+        assert IN_FLIGHT_SETTLE - 5 < clock.sleeps[0] <= IN_FLIGHT_SETTLE
         assert emu.stats.requests["list"] == 2  # listed again after it
         assert len(emu.batch_ids()) == 1
         assert _sent(emu) == 50
     with JobStore.open(path, lock=False) as store:
         assert id_counts(store.export_lines()) == Counter({f"r{i}": 1 for i in range(50)})
         assert not any(b.adopted for b in store.batches())
+
+
+async def test_an_intent_near_its_horizon_waits_only_for_what_is_left_of_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "job.db"
+    job = requests(50)
+    _intent(path, job, 50)
+    with sqlite3.connect(path) as db:  # recorded 120 s ago: 18 s of its horizon are left
+        db.execute("UPDATE batches SET intent_at = intent_at - ?", (HORIZON - 18,))
+    db.close()
+    async with (
+        Emulator(request_latency=0.001) as emu,
+        Client(api_key=API_KEY, base_url=emu.base_url, **TIMEOUTS) as client,
+    ):
+        clock = _Clock()
+        await _run(client, job, path, clock)
+        assert len(clock.sleeps) == 1
+        assert 13 < clock.sleeps[0] <= 18
+        assert _sent(emu) == 50
 
 
 async def test_an_intent_older_than_the_horizon_is_resolved_at_once(tmp_path: Path) -> None:
