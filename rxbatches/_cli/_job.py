@@ -30,12 +30,12 @@ from rxbatches._jobs.events import JobEvent
 from rxbatches._jobs.store import JobStore, JobSummary
 from rxbatches._service.batches import job_parts
 from rxbatches.dashboard import make_app
-from rxbatches.dashboard._cli import DEFAULT_INTERVAL, catch_signals, port_number, serving
+from rxbatches.dashboard._serve import DEFAULT_INTERVAL, catch_signals, serving
 
 from ._files import atomic_output, display_path
 from ._run import drain
 from ._session import Session
-from ._types import count, non_negative, seconds
+from ._types import count, non_negative, port_number, seconds
 
 __all__ = ["add_job_parser", "add_run_arguments", "run_command"]
 

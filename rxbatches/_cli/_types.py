@@ -60,3 +60,7 @@ def seconds(name: str) -> Callable[[str], float]:
 def seconds_or_zero(name: str) -> Callable[[str], float]:
     """A finite number of seconds >= 0, checked as the library's ``name``."""
     return _checked(name, float, lambda field, value: check_seconds(field, value, allow_zero=True))
+
+
+port_number = count("port", at_least=0, at_most=65535)
+"""The argparse type of a port option (0: a free one)."""

@@ -16,39 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rxbatches import Client
-from rxbatches._cli._types import count
+from rxbatches._cli._types import port_number
 
 from ._app import make_app
-from ._serve import serving
+from ._serve import DEFAULT_INTERVAL, catch_signals, serving
 
-__all__ = ["DEFAULT_INTERVAL", "add_parser", "catch_signals", "port_number", "serving"]
+__all__ = ["add_parser"]
 
 EXIT_INTERRUPTED = 130
-
-DEFAULT_INTERVAL = 2.0
-"""Seconds between two listings of the account's batches, from the command line."""
-
-port_number = count("port", at_least=0, at_most=65535)
-"""The argparse type of a port option (0: a free one)."""
-
-
-def catch_signals(stop: asyncio.Event, *signals: int) -> list[int]:
-    """On the running loop: each of ``signals`` sets ``stop``; returns the list they go to.
-
-    Where the loop cannot catch signals (Windows, a thread other than the main one)
-    nothing is installed: there Ctrl-C raises ``KeyboardInterrupt`` as usual.
-    """
-    caught: list[int] = []
-    loop = asyncio.get_running_loop()
-    for sig in signals:
-
-        def handle(sig: int = sig) -> None:
-            caught.append(sig)
-            stop.set()
-
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, handle)
-    return caught
 
 
 def add_parser(

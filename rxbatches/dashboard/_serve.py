@@ -6,6 +6,7 @@ command line: the tests and the bench serve the dashboard through it too.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -13,7 +14,10 @@ from aiohttp import web
 
 from ._app import TOKEN
 
-__all__ = ["serving"]
+__all__ = ["DEFAULT_INTERVAL", "catch_signals", "serving"]
+
+DEFAULT_INTERVAL = 2.0
+"""Seconds between two listings of the account's batches, from the command line."""
 
 
 @contextlib.asynccontextmanager
@@ -42,3 +46,22 @@ async def serving(app: web.Application, host: str, port: int) -> AsyncIterator[s
         yield f"http://{shown}:{bound}/?token={app[TOKEN]}"
     finally:
         await runner.cleanup()
+
+
+def catch_signals(stop: asyncio.Event, *signals: int) -> list[int]:
+    """On the running loop: each of ``signals`` sets ``stop``; returns the list they go to.
+
+    Where the loop cannot catch signals (Windows, a thread other than the main one)
+    nothing is installed: there Ctrl-C raises ``KeyboardInterrupt`` as usual.
+    """
+    caught: list[int] = []
+    loop = asyncio.get_running_loop()
+    for sig in signals:
+
+        def handle(sig: int = sig) -> None:
+            caught.append(sig)
+            stop.set()
+
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, handle)
+    return caught
