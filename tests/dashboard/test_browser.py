@@ -133,6 +133,12 @@ async def test_batches_appear_progress_and_end_without_a_reload_and_cancel_works
                 )
                 == "invalid_request_error\t2"
             )
+            # Its batches: 4 of 3 requests, each with its results stored.
+            job_batches = await page.evaluate(
+                f"[...{card}.querySelectorAll('tr[data-job-batch]')]"
+                ".map((tr) => [tr.dataset.state, tr.cells[3].innerText])"
+            )
+            assert job_batches == [["done", "3"]] * 4, job_batches
             exported = await page.evaluate(
                 f"fetch({card}.querySelector('a.export').href).then((r) => r.text())"
             )

@@ -241,6 +241,31 @@
       body);
   }
 
+  // What a job's batch is doing: the store's state, or the account's live status.
+  const JOB_STATES = {
+    intent: "being created", created: "submitted", ended: "ended, storing results",
+    done: "results stored", abandoned: "abandoned",
+  };
+
+  function jobBatches(list) {
+    if (!list || list.length === 0) return el("p", { class: "muted no-batches" }, "No batch yet.");
+    const body = el("tbody");
+    for (const b of list) {
+      const live = b.id ? batches.get(b.id) : undefined;
+      const state = live && b.state === "created"
+        ? live.processing_status.replace("_", " ") + (live.request_counts.processing
+          ? " · " + live.request_counts.processing + " left" : "")
+        : JOB_STATES[b.state] || b.state;
+      body.append(el("tr", { "data-job-batch": b.id || "", "data-state": b.state },
+        el("td", { class: "num" }, b.position + 1), el("td", { class: "id" }, b.id || "—"),
+        el("td", {}, state), el("td", { class: "num" }, b.requests)));
+    }
+    return el("div", { class: "job-batches" }, el("table", {},
+      el("thead", {}, el("tr", {}, el("th", { class: "num" }, "#"), el("th", {}, "Batch"),
+        el("th", {}, "State"), el("th", { class: "num" }, "Requests"))),
+      body));
+  }
+
   function money(cost) {
     return cost === null || cost === undefined ? "unknown" : "$" + cost.toFixed(4);
   }
@@ -279,6 +304,7 @@
       el("div", { class: "store-details" },
         el("h4", {}, "Results over time"), chart(s.timeline),
         el("h4", {}, "Errors"), errorsTable(s.errors),
+        el("h4", {}, "Batches"), jobBatches(s.batches),
         el("p", { class: "actions" }, exported))));
     return card;
   }
@@ -308,7 +334,10 @@
     if (change.order) order = change.order;
     meta = { batches_error: change.batches_error, listed: change.listed };
     if (change.stores) stores = change.stores;
-    render(Boolean(change.order), Boolean(change.stores));
+    // A job's card shows the live status of its batches: redrawn when one of them moved.
+    const jobMoved = change.upsert.some((b) => stores.some(
+      (s) => (s.batches || []).some((j) => j.id === b.id)));
+    render(Boolean(change.order), Boolean(change.stores) || jobMoved);
   }
 
   function row(id) {
