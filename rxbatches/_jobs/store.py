@@ -373,44 +373,28 @@ class JobStore:
         Raises:
             CreateValidationError: A request breaks a rule (naming its index in the input).
         """
-        seen: dict[str, int] = {}
-        rows: list[tuple[str, int, str, bytes]] = []
-        index = 0
-        items = iter(requests)
-        with self._lock:
-            (base,) = self._db.execute("SELECT coalesce(max(seq), -1) + 1 FROM requests").fetchone()
-        while True:
-            if stop is not None and stop.is_set():
-                return index
-            batch = [item for _, item in zip(range(_SLICE), items, strict=False)]
-            if not batch:
-                break
-            try:
-                models = validate_requests(batch)
-            except CreateValidationError as exc:
-                raise _shifted(exc, index) from None
-            for model in models:
-                first = seen.setdefault(model.custom_id, index)
-                if first != index:
-                    raise CreateValidationError(
-                        f"requests[{index}].custom_id",
-                        f"{model.custom_id!r} is not unique in the job"
-                        f" (also used by requests[{first}])",
-                        index=index,
+        read = 0
+        # One transaction, written a slice at a time: the input is never held whole (a
+        # job of 100,000 requests can be a gigabyte), and a bad request, or a stop,
+        # anywhere in it rolls back every row, so nothing is recorded from a bad input.
+        try:
+            with self._lock, self._transaction():
+                (base,) = self._db.execute(
+                    "SELECT coalesce(max(seq), -1) + 1 FROM requests"
+                ).fetchone()
+                for rows in _checked_rows(requests, base, stop):
+                    self._db.executemany(
+                        "INSERT INTO requests (custom_id, seq, hash, body, state) VALUES (?, ?,"
+                        " ?, ?, 'pending') ON CONFLICT (custom_id) DO UPDATE SET hash ="
+                        " excluded.hash, body = excluded.body, state = 'pending', error_type ="
+                        " NULL, attempts = 0, batch = NULL, final_batch = NULL"
+                        " WHERE requests.hash != excluded.hash",
+                        rows,
                     )
-                body = _canonical(model)
-                digest = hashlib.blake2b(body, digest_size=16).hexdigest()
-                rows.append((model.custom_id, base + index, digest, body))
-                index += 1
-        with self._lock, self._transaction():
-            self._db.executemany(
-                "INSERT INTO requests (custom_id, seq, hash, body, state) VALUES (?, ?, ?, ?,"
-                " 'pending') ON CONFLICT (custom_id) DO UPDATE SET hash = excluded.hash,"
-                " body = excluded.body, state = 'pending', error_type = NULL, attempts = 0,"
-                " batch = NULL, final_batch = NULL WHERE requests.hash != excluded.hash",
-                rows,
-            )
-        return index
+                    read += len(rows)
+        except _Stopped:  # rolled back: the run is being disposed of
+            pass
+        return read
 
     def requeue(self, retry_errored: int, retry_canceled: bool) -> int:
         """Make the final results that may be tried again pending (within the budget).
@@ -954,6 +938,50 @@ class JobStore:
     def _durable(self) -> _Transaction:
         # Synced to disk at commit: a power loss never undoes an intent or an id.
         return _Transaction(self._db, sync=True)
+
+
+def _checked_rows(
+    requests: Iterable[Request | Mapping[str, Any]], base: int, stop: threading.Event | None
+) -> Iterator[list[tuple[str, int, str, bytes]]]:
+    """The rows of ``requests`` (id, seq from ``base``, hash, body), checked, a slice at a time.
+
+    Raises:
+        CreateValidationError: A request breaks a rule, or repeats an earlier ``custom_id``
+            (naming its index in the input).
+        _Stopped: ``stop`` was set.
+    """
+    seen: dict[str, int] = {}
+    index = 0
+    items = iter(requests)
+    while True:
+        if stop is not None and stop.is_set():
+            raise _Stopped
+        batch = [item for _, item in zip(range(_SLICE), items, strict=False)]
+        if not batch:
+            return
+        try:
+            models = validate_requests(batch)
+        except CreateValidationError as exc:
+            raise _shifted(exc, index) from None
+        rows: list[tuple[str, int, str, bytes]] = []
+        for model in models:
+            first = seen.setdefault(model.custom_id, index)
+            if first != index:
+                raise CreateValidationError(
+                    f"requests[{index}].custom_id",
+                    f"{model.custom_id!r} is not unique in the job"
+                    f" (also used by requests[{first}])",
+                    index=index,
+                )
+            body = _canonical(model)
+            digest = hashlib.blake2b(body, digest_size=16).hexdigest()
+            rows.append((model.custom_id, base + index, digest, body))
+            index += 1
+        yield rows
+
+
+class _Stopped(Exception):
+    """Raised inside :meth:`JobStore.ingest`'s transaction to roll it back on a stop."""
 
 
 class _Transaction:

@@ -41,7 +41,7 @@ def _kill_when(
     workdir: Path, emu: EmulatorThread, moment: Callable[[], bool]
 ) -> subprocess.Popen[str]:
     # One batch at a time: no other create is on its way at the kill, whose batch the
-    # next run would have to wait for (its create's timeout: minutes; test_in_flight.py).
+    # next run would have to wait for (up to a minute: IN_FLIGHT_SETTLE, test_in_flight.py).
     process = _start(workdir, emu, concurrent=1)
     try:
         emu.wait_for(moment, timeout=4.0)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -94,9 +96,28 @@ def test_ingest_names_the_bad_request_by_its_index_in_the_input(tmp_path: Path) 
             store.ingest(items)
         assert caught.value.index == 77
         assert caught.value.field == "requests[77].custom_id"
+        # Written a slice at a time in one transaction: the first slice is rolled back.
+        assert store.counts() == {}
         duplicate = [*requests(2), *requests(1)]
         with pytest.raises(CreateValidationError, match="not unique"):
             store.ingest(duplicate)
+        assert store.counts() == {}
+
+
+def test_an_ingest_stopped_half_way_records_nothing(tmp_path: Path) -> None:
+    stop = threading.Event()
+
+    def stopped_after_a_slice() -> Iterator[dict[str, Any]]:
+        for index, item in enumerate(requests(200)):
+            if index == 120:
+                stop.set()  # the run is disposed of while the input is read
+            yield item
+
+    with JobStore.open(tmp_path / "job.db") as store:
+        store.ingest(stopped_after_a_slice(), stop)
+        assert store.counts() == {}
+        assert store.ingest(requests(3)) == 3  # the store is usable: nothing left open
+        assert store.counts() == {"pending": 3}
 
 
 def test_retryable_results_come_back_within_the_budget_and_others_stay(tmp_path: Path) -> None:
