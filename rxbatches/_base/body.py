@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 
 from .offload import off_loop
 
@@ -37,13 +37,16 @@ class FileBody:
     last reference, closes it, and the file (already unlinked) goes with it.
     """
 
-    __slots__ = ("_buffer", "_fd", "size")
+    __slots__ = ("_buffer", "_fd", "handed_whole", "size")
 
     def __init__(self) -> None:
         self._buffer = bytearray()
         self._fd = -1
         self.size = 0
         """The body's length in bytes so far."""
+        self.handed_whole = False
+        """Whether an attempt was handed the body's last byte: while not, no server can
+        have received all of it (so no batch can have been made from it)."""
 
     def write(self, data: bytes | memoryview) -> None:
         """Append bytes to the body (blocking: past 1 MiB, they go to the file)."""
@@ -78,7 +81,7 @@ class FileBody:
         if self._buffer:
             yield bytes(self._buffer)
 
-    async def stream(self) -> AsyncIterator[bytes]:
+    async def stream(self) -> AsyncGenerator[bytes, None]:
         """The body for one attempt of a request, from its start, as aiohttp reads it.
 
         The file is read in a worker thread: a block usually comes from the page cache
@@ -87,10 +90,15 @@ class FileBody:
         """
         if self._fd < 0:
             if self._buffer:
+                self.handed_whole = True
                 yield bytes(self._buffer)
             return
         blocks = self.blocks()
+        handed = 0
         while (block := await off_loop(next, blocks, None)) is not None:
+            handed += len(block)
+            if handed >= self.size:
+                self.handed_whole = True
             yield block
 
     def close(self) -> None:

@@ -29,9 +29,11 @@ The job ends when every request has a final result.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
+import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -394,11 +396,21 @@ class _Job:
                 batch = await _first(create)
             except CreateOutcomeUnknownError:
                 raise  # the intent stays: the next run finds the batch, if it was made
+            except asyncio.CancelledError:
+                if not body.handed_whole:
+                    # Cut before its last byte left (a dispose, Ctrl-C): no server has
+                    # the whole body, so no batch was made, and the next run need not
+                    # wait for one. On the loop: a one-row write while the run is torn
+                    # down, whose worker-thread result nobody could await any more. (A
+                    # store closed already keeps the intent: the next run waits for it.)
+                    with contextlib.suppress(sqlite3.Error):
+                        self.store.abandon(intent.key)
+                raise
             except Exception:
                 # The create was refused: no batch was made, the requests wait again.
                 await self._call(self.store.abandon, intent.key)
                 raise
-            # (A cancellation here leaves the intent too: the create may have gone through.)
+            # (A cancellation here leaves the intent: the create may have gone through.)
             await self._call(self.store.record_created, intent.key, batch.id, _dump(batch), False)
         return intent, batch
 

@@ -11,16 +11,18 @@ import asyncio
 import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from rxbatches import BatchSubmitted, Client, JobEvent, JobStore, aiterate
+from rxbatches._base.body import FileBody
 from rxbatches._base.validation import MAX_BODY_BYTES
 from rxbatches._jobs.durable import IN_FLIGHT_SETTLE, create_horizon, run_durable
 from rxbatches._service.batches import job_parts
-from rxbatches.emulator import Emulator
+from rxbatches.emulator import Emulator, Fault
 from tests.conftest import API_KEY
 from tests.durable.helpers import id_counts, requests
 
@@ -210,3 +212,71 @@ def test_the_horizon_is_every_attempt_with_its_waits_and_a_bounded_unbounded_tim
     assert horizon(**TIMEOUTS) == HORIZON
     assert horizon() == 60 + 3 * (600 + 5) + 2 * 60  # the defaults: 33 min 15 s
     assert horizon(timeout=None, max_retries=0, connect_timeout=5.0) == 60 + 3600 + 5
+
+
+def _big(count: int, size: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "custom_id": f"big-{i}",
+            "params": {
+                "model": "claude-haiku-4-5",
+                "max_tokens": 16,
+                "messages": [{"role": "user", "content": "x" * size}],
+            },
+        }
+        for i in range(count)
+    ]
+
+
+async def test_a_create_cut_before_its_last_byte_left_is_abandoned_at_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "job.db"
+    # 24 MB: more than the loopback socket buffers hold, so while the server waits
+    # before reading, the upload stalls part way.
+    job = _big(24, 1_000_000)
+    async with (
+        Emulator(request_latency=0.001) as emu,
+        Client(api_key=API_KEY, base_url=emu.base_url, **TIMEOUTS) as client,
+    ):
+        emu.faults.script("create", Fault.delay(3.0))  # it reads nothing for 3 s
+        first = run_durable(
+            job_parts(client.messages.batches),
+            job,
+            path,
+            interval=0.02,
+            max_concurrent_batches=1,
+            max_requests_per_batch=100,
+            max_body_bytes=MAX_BODY_BYTES,
+            clock=_Clock(),
+        )
+        subscription = first.subscribe(on_error=lambda _: None)
+        await emu.wait_for(lambda: emu.stats.requests["create"] == 1)
+        subscription.dispose()  # Ctrl-C mid-upload
+
+        # The rerun finds no intent left: nothing to wait for, the batch made once.
+        clock = _Clock()
+        await _run(client, job, path, clock)
+        assert clock.sleeps == []
+        assert len(emu.batch_ids()) == 1
+        assert _sent(emu) == 24
+    with JobStore.open(path, lock=False) as store:
+        states = [b.state for b in store.batches()]
+    assert states == ["abandoned", "done"]
+
+
+async def test_a_file_body_knows_whether_its_last_byte_was_handed_out() -> None:
+    body = FileBody()
+    body.write(b"x" * (3 * 1024 * 1024))  # spooled: sent in blocks
+    async with aclosing(body.stream()) as stream:
+        await anext(stream)
+        cut = body.handed_whole  # read after a first block only
+    async for _block in body.stream():
+        pass
+    assert (cut, body.handed_whole) == (False, True)
+    body.close()
+    small = FileBody()
+    small.write(b"{}")
+    before = small.handed_whole
+    assert [block async for block in small.stream()] == [b"{}"]
+    assert (before, small.handed_whole) == (False, True)
