@@ -35,7 +35,7 @@ class BatchServiceWithRawResponse:
     ``watch`` emit one per page or poll), except for results:
 
     - ``results_streaming`` emits ``RawResponse[list[MessageBatchIndividualResponse]]``
-      items, one per slice of the body (at most 16 KiB, as it arrives) that completed at
+      items, one per slice of the body (at most 8 KiB, as it arrives) that completed at
       least one line, all with the status and headers of the one results response. The
       lines are decoded as they arrive (the decoder is stateful), so ``parse()`` returns
       them at once and ``content`` is ``None``: a raw response object holding an open

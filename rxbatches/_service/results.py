@@ -44,12 +44,15 @@ ResultChunk = list[MessageBatchIndividualResponse]
 DictChunk = list[dict[str, Any]]
 """The results decoded from one slice of the results stream, as plain dicts."""
 
-DECODE_SLICE = 16 * 1024
+DECODE_SLICE = 8 * 1024
 """Bytes of the results body decoded at a time. A network read can bring 256 KiB;
 decoding it whole keeps hundreds of fresh models alive at once, which outlive the
 young garbage-collector generation and trigger full collections (measured: twice
-slower with a large program loaded). Slices this size decode into a few dozen results
-that are emitted and released before the collector ever runs."""
+slower with a large program loaded). Slices this size decode into a few results that
+are emitted and released before the collector ever runs. Whatever slice is in flight
+when a collection runs is promoted: 8 KiB rather than 16 cut the full collections of a
+250,000-result ``run()`` (a 50-60 ms pause of the loop each, here) from 10-11 to 1-2,
+at the same lines/s."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -220,5 +220,5 @@ async def test_a_fast_consumer_on_the_sources_own_loop_is_never_a_window_behind(
             await asyncio.wait_for(done.wait(), 10)
 
     assert len(behind) == QUICK_LINES
-    # 16 waiting items let the consumer run; a 16 KiB slice of the body adds its lines.
+    # 16 waiting items let the consumer run; a slice of the body (8 KiB) adds its lines.
     assert max(behind) < 64, max(behind)
