@@ -710,39 +710,7 @@ class JobStore:
         Args:
             prices: USD per million tokens by model, instead of the package's table.
         """
-        counts = self.counts()
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT a.model, sum(a.input_tokens), sum(a.output_tokens),"
-                " sum(a.cache_creation_input_tokens), sum(a.cache_read_input_tokens)"
-                " FROM requests r JOIN attempts a"
-                " ON a.batch = r.final_batch AND a.custom_id = r.custom_id"
-                " WHERE r.state = 'succeeded' GROUP BY a.model"
-            ).fetchall()
-            (batches,) = self._db.execute(
-                "SELECT count(*) FROM batches WHERE batch_id IS NOT NULL"
-            ).fetchone()
-            live = [
-                batch_id
-                for (batch_id,) in self._db.execute(
-                    "SELECT batch_id FROM batches WHERE state IN ('created', 'ended') ORDER BY key"
-                )
-            ]
-        by_model = {str(model): Usage4(*(int(v or 0) for v in sums)) for model, *sums in rows}
-        usage = sum(by_model.values(), Usage4())
-        return JobSummary(
-            requests=sum(counts.values()),
-            succeeded=counts.get("succeeded", 0),
-            errored=counts.get("errored", 0),
-            expired=counts.get("expired", 0),
-            canceled=counts.get("canceled", 0),
-            pending=counts.get("pending", 0) + counts.get("submitted", 0),
-            batches=batches,
-            live_batches=live,
-            usage=usage,
-            usage_by_model=by_model,
-            cost_usd=estimate_cost(by_model, prices),
-        )
+        return self.overview(1, prices)[0]
 
     def timeline(self, buckets: int = 60) -> list[TimelinePoint]:
         """How many final results the job had stored over time, in at most ``buckets`` steps.
@@ -751,10 +719,10 @@ class JobStore:
         is cut into ``buckets`` equal spans; each span that stored a final result gives a
         point at its end, with the cumulative counts by then. The first point is the
         job's start with zero counts, the last one holds every final result that has an
-        arrival time (a store
-        of schema 1 did not record it: its older results are left out). A request that
-        is pending again (to be retried) is not counted. One query, grouped by SQLite:
-        Python handles the points, never the results.
+        arrival time (a store of schema 1 did not record it: its older results are left
+        out). A request that is pending again (to be retried) is not counted. The half of
+        :meth:`overview`: one query, grouped by SQLite, so Python handles the points,
+        never the results.
 
         Args:
             buckets: The most points after the first (at least 1).
@@ -769,44 +737,18 @@ class JobStore:
             >>> [(p.at, p.succeeded) for p in store.timeline(4)]
             [(1767225600.0, 0), (1767225615.0, 250), (1767225630.0, 400), (1767225660.0, 1000)]
         """
-        if buckets < 1:
-            raise ValueError("buckets: must be >= 1")
-        with self._lock:
-            rows = self._db.execute(
-                # From the job's start to its last stored result (one scan of the
-                # results, no join): the final results' times are within it.
-                "SELECT min(:n - 1, CAST((a.received_at - s.lo) * :n / max(s.width, 1e-9)"
-                " AS INTEGER)) AS step, sum(r.state = 'succeeded'), sum(r.state = 'errored'),"
-                " sum(r.state IN ('expired', 'canceled')), s.lo, s.width"
-                " FROM (SELECT lo, hi - lo AS width FROM (SELECT min(coalesce((SELECT"
-                " min(intent_at) FROM batches), min(received_at)), min(received_at)) AS lo,"
-                " max(received_at) AS hi FROM attempts)) AS s, requests r JOIN attempts a"
-                " ON a.batch = r.final_batch AND a.custom_id = r.custom_id"
-                " WHERE r.state IN ('succeeded', 'errored', 'expired', 'canceled')"
-                " AND a.received_at IS NOT NULL GROUP BY step ORDER BY step",
-                {"n": buckets},
-            ).fetchall()
-        if not rows:
-            return []
-        lo, width = float(rows[0][4]), float(rows[0][5])
-        points = [TimelinePoint(lo, 0, 0, 0)]
-        succeeded = errored = other = 0
-        for step, s, e, o, _, _ in rows:  # at most ``buckets`` rows
-            succeeded, errored, other = succeeded + s, errored + e, other + o
-            at = lo + width * (step + 1) / buckets
-            points.append(TimelinePoint(at, succeeded, errored, other))
-        return points
+        return self.overview(buckets)[1]
 
     def overview(
         self, buckets: int = 60, prices: Mapping[str, ModelPrice] | None = None
     ) -> tuple[JobSummary, list[TimelinePoint]]:
         """:meth:`summary` and :meth:`timeline` at once, from one pass over the results.
 
-        Each of them joins the requests to their final results; this joins them once,
-        grouped by SQLite by time bucket, state and model (so Python handles at most
-        ``buckets`` x 4 x models rows), in one read transaction: the summary's counts and
-        the timeline's last point are of the same moment, even while a run writes. About
-        half the time of the two calls on a big job (the dashboard reads this).
+        Both are read here (each of them is this, keeping one half): one join of the
+        requests to their final results, grouped by SQLite by time bucket, state and
+        model (so Python handles at most ``buckets`` x 4 x models rows), in one read
+        transaction, so the summary's counts and the timeline's last point are of the
+        same moment, even while a run writes (the dashboard reads this).
 
         Args:
             buckets: The timeline's most points after the first (at least 1).
