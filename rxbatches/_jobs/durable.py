@@ -216,6 +216,16 @@ class _Finished:
     error: BaseException | None
 
 
+def _submitted(batch: MessageBatch, stored: StoredBatch | Intent) -> BatchSubmitted:
+    """The event of a batch of the job, created now or by an earlier run."""
+    return BatchSubmitted(
+        batch=batch,
+        batch_index=stored.position,
+        first_request=stored.first_request,
+        requests=stored.requests,
+    )
+
+
 async def _first(observable: Observable[T]) -> T:
     async with aclosing(aiterate(observable, max_pending=1)) as items:
         async for item in items:
@@ -309,12 +319,7 @@ class _Job:
             for stored in await self._call(store.batches, "created", "ended"):
                 assert stored.snapshot is not None
                 batch = MessageBatch.model_validate_json(stored.snapshot)
-                yield BatchSubmitted(
-                    batch=batch,
-                    batch_index=stored.position,
-                    first_request=stored.first_request,
-                    requests=stored.requests,
-                )
+                yield _submitted(batch, stored)
                 start(stored.key, batch, stored)
                 yield JobProgressed(progress=await self._progress())
             waiting: set[asyncio.Task[None]] = set()
@@ -334,12 +339,7 @@ class _Job:
                         may_have_pending = False
                         break
                     intent, batch = made
-                    yield BatchSubmitted(
-                        batch=batch,
-                        batch_index=intent.position,
-                        first_request=intent.first_request,
-                        requests=intent.requests,
-                    )
+                    yield _submitted(batch, intent)
                     start(intent.key, batch, intent)
                     yield JobProgressed(progress=await self._progress())
                 if not tasks:
@@ -460,14 +460,7 @@ class _Job:
                 return
             await self._call(self.store.record_created, intent.key, batch.id, _dump(batch), True)
         self._live[intent.key] = (batch, intent.requests)
-        await queue.put(
-            BatchSubmitted(
-                batch=batch,
-                batch_index=intent.position,
-                first_request=intent.first_request,
-                requests=intent.requests,
-            )
-        )
+        await queue.put(_submitted(batch, intent))
         await queue.put(JobProgressed(progress=await self._progress()))
         await self._watch_and_store(intent.key, batch.id, intent.position, queue)
 
@@ -562,12 +555,7 @@ class _Job:
         assert done.snapshot is not None
         batch = MessageBatch.model_validate_json(done.snapshot)
         events: list[JobEvent] = [
-            BatchSubmitted(
-                batch=batch,
-                batch_index=done.position,
-                first_request=done.first_request,
-                requests=done.requests,
-            ),
+            _submitted(batch, done),
             BatchSnapshot(batch=batch, batch_index=done.position),
         ]
         if self._s.result_events:

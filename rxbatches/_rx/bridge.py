@@ -86,7 +86,7 @@ class Bridge:
         async def body(observer: abc.ObserverBase[T], sub: Subscription) -> None:
             iterator = aiter(factory())
             demand = sub.demand
-            yields = demand is not None and demand.shares_loop()
+            turn = demand.let_consumer_run if demand is not None and demand.shares_loop() else None
             try:
                 async for item in iterator:
                     if demand is not None and demand.room() <= 0:
@@ -98,9 +98,8 @@ class Bridge:
                     if sub.disposed:
                         return
                     del item  # see from_async_batches: hold nothing already emitted
-                    if yields:
-                        assert demand is not None
-                        await demand.let_consumer_run()
+                    if turn is not None:
+                        await turn()
             finally:
                 aclose = getattr(iterator, "aclose", None)
                 if aclose is not None:
@@ -126,14 +125,14 @@ class Bridge:
             iterator = aiter(factory())
             on_next = observer.on_next
             demand = sub.demand
-            yields = demand is not None and demand.shares_loop()
+            turn = demand.let_consumer_run if demand is not None and demand.shares_loop() else None
             try:
                 async for batch in iterator:
                     if demand is not None:
                         if await _emit_within(batch, on_next, sub, demand):
                             return
-                        if yields:
-                            await demand.let_consumer_run()
+                        if turn is not None:
+                            await turn()
                     elif _emit_all(batch, on_next, sub):
                         return
                     # Hold no emitted batch while the next one is produced: items kept

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from reactivex import Observable
 
 from rxbatches import BatchSubmitted, Client, JobEvent, JobStore, aiterate
 from rxbatches._base.body import FileBody
@@ -82,18 +83,29 @@ def _sent(emu: Emulator) -> int:
     return sum(emu.batch(batch_id).request_counts.total for batch_id in emu.batch_ids())
 
 
-async def _run(client: Client, job: list[dict[str, Any]], path: Path, clock: _Clock) -> list[Any]:
-    observable = run_durable(
+def _durable(
+    client: Client,
+    job: list[dict[str, Any]],
+    path: Path,
+    clock: _Clock,
+    *,
+    concurrent: int = 2,
+    per_batch: int = 50,
+) -> Observable[JobEvent]:
+    return run_durable(
         job_parts(client.messages.batches),
         job,
         path,
         interval=0.02,
-        max_concurrent_batches=2,
-        max_requests_per_batch=50,
+        max_concurrent_batches=concurrent,
+        max_requests_per_batch=per_batch,
         max_body_bytes=MAX_BODY_BYTES,
         clock=clock,
     )
-    events: list[JobEvent] = [event async for event in aiterate(observable)]
+
+
+async def _run(client: Client, job: list[dict[str, Any]], path: Path, clock: _Clock) -> list[Any]:
+    events: list[JobEvent] = [event async for event in aiterate(_durable(client, job, path, clock))]
     return events
 
 
@@ -240,16 +252,7 @@ async def test_a_create_cut_before_its_last_byte_left_is_abandoned_at_once(
         Client(api_key=API_KEY, base_url=emu.base_url, **TIMEOUTS) as client,
     ):
         emu.faults.script("create", Fault.delay(3.0))  # it reads nothing for 3 s
-        first = run_durable(
-            job_parts(client.messages.batches),
-            job,
-            path,
-            interval=0.02,
-            max_concurrent_batches=1,
-            max_requests_per_batch=100,
-            max_body_bytes=MAX_BODY_BYTES,
-            clock=_Clock(),
-        )
+        first = _durable(client, job, path, _Clock(), concurrent=1, per_batch=100)
         subscription = first.subscribe(on_error=lambda _: None)
         await emu.wait_for(lambda: emu.stats.requests["create"] == 1)
         subscription.dispose()  # Ctrl-C mid-upload
