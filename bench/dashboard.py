@@ -46,7 +46,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import aiohttp
 
@@ -97,6 +97,8 @@ def _line(i: int) -> bytes:
 def _fill_store(path: Path, emu: EmulatorThread) -> None:
     """A finished job of RESULTS requests in one batch (of the emulator's)."""
     from rxbatches import JobStore
+    from rxbatches._jobs.lines import attempt
+    from rxbatches._jobs.store import Attempt
 
     batch_id = emu.add_ended_batch([], {"succeeded": RESULTS})
     with JobStore.open(path) as store:
@@ -116,10 +118,10 @@ def _fill_store(path: Path, emu: EmulatorThread) -> None:
         intent, _ = reserved
         store.record_created(intent.key, batch_id, emu.batch(batch_id).model_dump_json(), False)
         store.record_snapshot(intent.key, emu.batch(batch_id).model_dump_json(), True)
-        chunk: list[tuple[str, bytes, dict[str, Any]]] = []
+        chunk: list[Attempt] = []
         for i in range(RESULTS):
             line = _line(i)
-            chunk.append((f"r{i}", line, json.loads(line)))
+            chunk.append(attempt(f"r{i}", line, json.loads(line)))
             if len(chunk) == 500:
                 store.write_results(intent.key, chunk, 0, False, fresh=True)
                 chunk = []

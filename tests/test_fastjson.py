@@ -19,7 +19,7 @@ from rxbatches import ResultLineError
 from rxbatches._base.fastjson import (
     FAST_JSON,
     MsgspecDictDecoder,
-    _count_object_lines,
+    count_object_lines,
     dict_decoder,
 )
 from rxbatches._base.jsonl import JsonlDictDecoder
@@ -114,7 +114,7 @@ def test_msgspec_and_pydantic_decoders_agree_on_any_body_cut_anywhere(
 @given(objects=st.lists(OBJECTS, min_size=1, max_size=20))
 def test_api_shaped_blocks_count_one_line_per_object(objects: list[dict[str, Any]]) -> None:
     block = b"".join(_encode(obj, 0) + b"\n" for obj in objects)
-    assert _count_object_lines(block) == len(objects)
+    assert count_object_lines(block) == len(objects)
     assert MsgspecDictDecoder().feed(block) == objects
 
 
@@ -130,7 +130,7 @@ def test_api_shaped_blocks_count_one_line_per_object(objects: list[dict[str, Any
     ],
 )
 def test_blocks_of_other_shapes_are_not_counted(block: bytes) -> None:
-    assert _count_object_lines(block) == -1
+    assert count_object_lines(block) == -1
 
 
 def test_two_objects_on_a_line_beside_a_blank_line_are_still_an_error() -> None:

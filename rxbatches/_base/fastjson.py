@@ -9,7 +9,7 @@ same line numbers and the same errors.
 
 ``decode_lines`` reads a stream of JSON values separated by any whitespace, newlines
 included: it does not check that each line holds exactly one value. A block takes the
-fast path only when it provably does (see :func:`_count_object_lines`); any other block
+fast path only when it provably does (see :func:`count_object_lines`); any other block
 (blank lines, leading whitespace, a malformed line) is decoded again line by line by
 the pydantic decoder, which keeps the exact JSONL rules and finds the bad line.
 """
@@ -26,7 +26,7 @@ try:
 except ImportError:  # the optional `fast` extra is not installed
     msgspec = None  # type: ignore[assignment]
 
-__all__ = ["FAST_JSON", "MsgspecDictDecoder", "dict_decoder"]
+__all__ = ["FAST_JSON", "MsgspecDictDecoder", "count_object_lines", "dict_decoder"]
 
 _OPEN = ord("{")
 _CLOSE = ord("}")
@@ -82,7 +82,7 @@ class MsgspecDictDecoder(JsonlDictDecoder):
         """
         if self._error is not None:
             raise self._error
-        block = self._take_block(chunk)
+        block = self.take_block(chunk)
         if not block:
             return []
         try:
@@ -90,7 +90,7 @@ class MsgspecDictDecoder(JsonlDictDecoder):
         except (msgspec.DecodeError, ValueError, RecursionError):
             # DecodeError became a ValueError only in msgspec 0.19: name it for 0.18.
             items = None
-        if items is None or (lines := _count_object_lines(block)) != len(items):
+        if items is None or (lines := count_object_lines(block)) != len(items):
             pieces = block.split(b"\n")
             pieces.pop()  # empty: the block ends with its last line's newline
             self._physical += len(pieces)
@@ -100,7 +100,7 @@ class MsgspecDictDecoder(JsonlDictDecoder):
         return items
 
 
-def _count_object_lines(block: bytes) -> int:
+def count_object_lines(block: bytes) -> int:
     r"""How many lines ``block`` holds if each starts with ``{`` and ends with ``}``, else -1.
 
     This is what makes msgspec's count of decoded objects a count of lines. When the

@@ -28,16 +28,24 @@ from pydantic_core import from_json
 
 from .errors import ResultLineError
 
-__all__ = ["JsonlDecoder", "JsonlDictDecoder", "LineSplitter", "ResultLineError"]
+__all__ = [
+    "WHITESPACE",
+    "JsonlDecoder",
+    "JsonlDictDecoder",
+    "LineBuffer",
+    "LineSplitter",
+    "ResultLineError",
+]
 
 T = TypeVar("T")
 
-_WS = b" \t\r"
+WHITESPACE = b" \t\r"
+"""The JSON whitespace stripped from around each line."""
 _SNIPPET = 200
 _MAX_REPORTED = 3
 
 
-class _LineBuffer:
+class LineBuffer:
     """Holds the incomplete last line and counts the physical lines completed so far."""
 
     __slots__ = ("_pending", "_physical")
@@ -45,6 +53,10 @@ class _LineBuffer:
     def __init__(self) -> None:
         self._pending: list[bytes] = []
         self._physical = 0
+
+    def skip_lines(self, count: int) -> None:
+        """Count ``count`` complete lines that were decoded elsewhere (line numbers go on)."""
+        self._physical += count
 
     def _take(self, chunk: bytes) -> list[bytes]:
         """Return the raw lines (blank ones too) that ``chunk`` completes."""
@@ -65,7 +77,7 @@ class _LineBuffer:
         self._physical += len(pieces)
         return pieces
 
-    def _take_block(self, chunk: bytes) -> bytes:
+    def take_block(self, chunk: bytes) -> bytes:
         """Return the complete lines ``chunk`` ends, as one block ending in a newline.
 
         The block is ``b""`` when ``chunk`` has no newline. Unlike :meth:`_take`, the
@@ -88,7 +100,7 @@ class _LineBuffer:
             pending.append(chunk[end:])
         return block
 
-    def _rest(self) -> list[bytes]:
+    def rest(self) -> list[bytes]:
         """Return the unterminated last line, if any, as a one-item list."""
         if not self._pending:
             return []
@@ -98,7 +110,7 @@ class _LineBuffer:
         return [line]
 
 
-class LineSplitter(_LineBuffer):
+class LineSplitter(LineBuffer):
     r"""Incremental splitter: bytes chunks in, complete non-blank lines out.
 
     Linear time in the total input whatever the chunk sizes and line lengths. Lines
@@ -133,23 +145,23 @@ class LineSplitter(_LineBuffer):
         pieces = self._take(chunk)
         if not pieces:
             return pieces
-        lines = [line for piece in pieces if (line := piece.strip(_WS))]
+        lines = [line for piece in pieces if (line := piece.strip(WHITESPACE))]
         if lines:
             last = len(pieces) - 1
-            while not pieces[last].strip(_WS):
+            while not pieces[last].strip(WHITESPACE):
                 last -= 1
             self.line_number = self._physical - len(pieces) + last + 1
         return lines
 
     def flush(self) -> list[bytes]:
         """End the input: return the last line if it had no newline after it."""
-        lines = [line for piece in self._rest() if (line := piece.strip(_WS))]
+        lines = [line for piece in self.rest() if (line := piece.strip(WHITESPACE))]
         if lines:
             self.line_number = self._physical
         return lines
 
 
-class JsonlDecoder(_LineBuffer, Generic[T]):
+class JsonlDecoder(LineBuffer, Generic[T]):
     r"""Incremental decoder: bytes chunks in, validated ``model`` instances out.
 
     Each non-blank line is validated from its bytes by pydantic (the model's own JSON
@@ -198,6 +210,18 @@ class JsonlDecoder(_LineBuffer, Generic[T]):
         self._error: ResultLineError | None = None
         self.lines = 0
 
+    def skip_lines(self, count: int) -> None:
+        """Count ``count`` non-blank lines that were decoded elsewhere (numbers go on).
+
+        Raises:
+            ResultLineError: An earlier line was malformed: the lines after it are not
+                to be used either.
+        """
+        if self._error is not None:
+            raise self._error
+        super().skip_lines(count)
+        self.lines += count
+
     def feed(self, chunk: bytes) -> list[T]:
         """Add a chunk and return the items of the lines it completes, in order.
 
@@ -217,14 +241,14 @@ class JsonlDecoder(_LineBuffer, Generic[T]):
         """
         if self._error is not None:
             raise self._error
-        return self._decode(self._rest())
+        return self._decode(self.rest())
 
     def _decode(self, pieces: list[bytes]) -> list[T]:
         if not pieces:
             return []
         validate = self._validate
         try:
-            items = [validate(line) for piece in pieces if (line := piece.strip(_WS))]
+            items = [validate(line) for piece in pieces if (line := piece.strip(WHITESPACE))]
         except (ValueError, RecursionError):
             # Rare path: decode again one line at a time to keep the good lines and find
             # the bad one (validation is deterministic, so this repeats no side effect).
@@ -237,7 +261,7 @@ class JsonlDecoder(_LineBuffer, Generic[T]):
         first = self._physical - len(pieces) + 1
         items: list[T] = []
         for offset, piece in enumerate(pieces):
-            line = piece.strip(_WS)
+            line = piece.strip(WHITESPACE)
             if not line:
                 continue
             try:

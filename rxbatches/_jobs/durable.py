@@ -47,18 +47,21 @@ from reactivex import Observable
 
 from .._base.checks import check_int, check_seconds
 from .._base.clock import SYSTEM_CLOCK, Clock
-from .._base.errors import CreateOutcomeUnknownError
+from .._base.errors import CreateOutcomeUnknownError, ResultLineError
 from .._base.models import MessageBatch, MessageBatchIndividualResponse, Request
 from .._base.offload import off_loop
 from .._base.options import EffectiveOptions, RequestOptions
 from .._base.validation import MAX_BODY_BYTES, MAX_REQUESTS
 from .._rx.async_iter import aiterate
 from .._service.batches import JobParts
+from .._service.raw import DEFAULT_MAX_RESUMES
+from .._service.results import ResultBlock
 from .._transport.retry import MAX_RETRY_AFTER
 from .events import BatchSnapshot, BatchSubmitted, JobEvent, JobProgressed, ResultReceived
 from .input import MIN_BODY_BYTES
+from .lines import AttemptReader
 from .progress import JobProgress
-from .store import Intent, JobStore, JobStoreError, StoredBatch
+from .store import Attempt, Intent, JobStore, JobStoreError, StoredBatch
 
 __all__ = [
     "ADOPT_SKEW",
@@ -119,8 +122,8 @@ def create_horizon(options: EffectiveOptions) -> float:
     return BODY_MARGIN + attempts * (connect + read) + options.max_retries * MAX_RETRY_AFTER
 
 
-_FLUSH = 500  # results per transaction
-_MAX_PENDING = 2 * _FLUSH  # results waiting for the writer, at most
+_FLUSH_BYTES = 512 * 1024  # results lines per transaction (about 400 results of 1.3 KB)
+_MAX_PENDING_BLOCKS = 4  # network chunks (each up to 256 KiB) waiting for the writer, at most
 _LIST_PAGE = 100
 _SAME_PROCESS_WAIT = 10.0
 
@@ -231,20 +234,6 @@ async def _first(observable: Observable[T]) -> T:
         async for item in items:
             return item
     raise RuntimeError("the request completed without an answer")
-
-
-_fast_encode: Callable[[Any], bytes] | None
-try:
-    from msgspec.json import encode as _fast_encode
-except ImportError:  # without the fast extra
-    _fast_encode = None
-
-
-def _encode(item: dict[str, Any]) -> bytes:
-    """A result line's dict as compact JSON (msgspec's encoder when installed)."""
-    if _fast_encode is not None:
-        return _fast_encode(item)
-    return json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _dump(batch: MessageBatch) -> str:
@@ -516,36 +505,71 @@ class _Job:
                 await self._call(store.record_snapshot, key, _dump(snapshot), snapshot.ended)
                 await queue.put(BatchSnapshot(batch=snapshot, batch_index=position))
                 await queue.put(JobProgressed(progress=await self._progress()))
-        results = self._service.results_streaming_dicts(batch_id, options=s.options)
-        lines: list[tuple[str, bytes, dict[str, Any]]] = []
+        blocks = self._raw.result_blocks(batch_id, s.options, DEFAULT_MAX_RESUMES)
         # Nothing stored yet (no earlier run cut this download): no result to skip, and
-        # the download itself delivers each custom_id once.
+        # a first download delivers each custom_id once.
         fresh = await self._call(store.attempt_count, key) == 0
+        if not fresh and s.replay and s.result_events:
+            # What the run a crash cut short stored: its events come first, then those
+            # of the results stored now (so each result is one event, as uninterrupted).
+            for response in await self._call(self._stored_results, key):
+                await queue.put(ResultReceived(response=response, batch_id=batch_id))
+        reader = AttemptReader(batch_id)
+        taken: list[ResultBlock] = []
+        size = 0
 
         async def flush() -> None:
-            stored = await self._call(
-                store.write_results, key, lines, s.retry_errored, s.retry_canceled, fresh
-            )
-            if s.result_events:
-                # Replaying, every line of this download is an event (stored now or by
-                # the run a crash cut short); else only those stored now.
-                for index in range(len(lines)) if s.replay else stored:
-                    response = MessageBatchIndividualResponse.model_validate(lines[index][2])
-                    await queue.put(ResultReceived(response=response, batch_id=batch_id))
-            lines.clear()
+            nonlocal fresh, size
+            responses = await self._call(self._write, reader, key, taken, fresh)
+            for response in responses:
+                await queue.put(ResultReceived(response=response, batch_id=batch_id))
+            taken.clear()
+            size = 0
 
-        async with aclosing(aiterate(results, max_pending=_MAX_PENDING)) as items:
-            async for item in items:
-                custom_id = item.get("custom_id")
-                if not isinstance(custom_id, str):
-                    raise JobStoreError(f"a result line of batch {batch_id} has no custom_id")
-                line = _encode(item)
-                lines.append((custom_id, line, item))
-                if len(lines) >= _FLUSH:
+        async with aclosing(aiterate(blocks, max_pending=_MAX_PENDING_BLOCKS)) as items:
+            async for block in items:
+                if block.download and fresh:
+                    # A resumed download repeats lines already stored: look them up.
+                    await flush()
+                    fresh = False
+                taken.append(block)
+                size += len(block.data)
+                del block
+                if size >= _FLUSH_BYTES:
                     await flush()
         await flush()
         await self._call(store.finish_batch, key, s.retry_errored)
         self._live.pop(key, None)
+
+    def _write(
+        self, reader: AttemptReader, key: int, blocks: list[ResultBlock], fresh: bool
+    ) -> list[MessageBatchIndividualResponse]:
+        """Decode ``blocks`` and store their results (in a worker thread); their events."""
+        s = self._s
+        rows: list[Attempt] = []
+        failure: Exception | None = None
+        for block in blocks:
+            try:
+                rows.extend(reader.read(block))
+            except (ResultLineError, JobStoreError) as exc:
+                failure = exc  # after storing the good lines before it
+                break
+        stored = (
+            self.store.write_results(key, rows, s.retry_errored, s.retry_canceled, fresh)
+            if rows
+            else []
+        )
+        if failure is not None:
+            raise failure
+        if not s.result_events:
+            return []
+        validate = MessageBatchIndividualResponse.model_validate_json
+        return [validate(rows[i][1]) for i in stored]
+
+    def _stored_results(self, key: int) -> list[MessageBatchIndividualResponse]:
+        """The results of batch ``key`` already in the store (in a worker thread)."""
+        validate = MessageBatchIndividualResponse.model_validate_json
+        return [validate(line) for line in self.store.attempt_lines(key)]
 
     # ------------------------------------------------------------------ events
 
@@ -560,11 +584,8 @@ class _Job:
         ]
         if self._s.result_events:
             events.extend(
-                ResultReceived(
-                    response=MessageBatchIndividualResponse.model_validate_json(line),
-                    batch_id=done.batch_id,
-                )
-                for line in self.store.attempt_lines(done.key)
+                ResultReceived(response=response, batch_id=done.batch_id)
+                for response in self._stored_results(done.key)
             )
         return events
 

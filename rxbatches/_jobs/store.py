@@ -45,6 +45,7 @@ from .prices import PRICES_AS_OF, ModelPrice, Usage4, estimate_cost
 
 __all__ = [
     "FINAL_STATES",
+    "Attempt",
     "RETRYABLE_ERRORS",
     "SCHEMA_VERSION",
     "Intent",
@@ -124,6 +125,12 @@ _MIGRATIONS = (
     "ALTER TABLE attempts ADD COLUMN received_at REAL",
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION - 1
+
+
+Attempt = tuple[str, bytes, str, str | None, str | None, int, int, int, int]
+"""One result line as the store keeps it: ``(custom_id, line, type, error_type, model,
+input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens)``
+(made by :mod:`rxbatches._jobs.lines`)."""
 
 
 class JobStoreError(RxBatchesError):
@@ -555,15 +562,16 @@ class JobStore:
     def write_results(
         self,
         key: int,
-        lines: list[tuple[str, bytes, dict[str, Any]]],
+        lines: list[Attempt],
         retry_errored: int,
         retry_canceled: bool,
         fresh: bool = False,
     ) -> list[int]:
         """Store one transaction of result lines of batch ``key``.
 
-        Each ``(custom_id, line, parsed)`` is an attempt; one already stored (a
-        download started again) is skipped. ``fresh`` says the batch had no stored
+        Each row is an attempt (see :data:`Attempt` and
+        :func:`rxbatches._jobs.lines.attempt`); one already stored (a download started
+        again) is skipped. ``fresh`` says the batch had no stored
         result when its download started (nothing to look up: a duplicate would fail
         the unique index rather than be stored twice). The request takes the attempt's outcome,
         or becomes pending again if it may be retried.
@@ -575,7 +583,7 @@ class JobStore:
             JobStoreError: A result names a request that is not in the batch's chunk
                 (an adopted batch that was not the job's).
         """
-        ids = [custom_id for custom_id, _, _ in lines]
+        ids = [row[0] for row in lines]
         marks = ",".join("?" * len(ids))
         stored: list[int] = []
         attempts: list[tuple[Any, ...]] = []
@@ -603,7 +611,7 @@ class JobStore:
                     )
                 }
             )
-            for position, (custom_id, line, parsed) in enumerate(lines):
+            for position, (custom_id, line, kind, error_type, model, *usage) in enumerate(lines):
                 digest = hashes.get(custom_id)
                 if digest is None:
                     raise JobStoreError(self._foreign(key, custom_id))
@@ -611,7 +619,6 @@ class JobStore:
                     continue
                 done.add(custom_id)
                 stored.append(position)
-                kind, error_type, model, usage = _outcome(parsed)
                 attempts.append(
                     (key, custom_id, digest, kind, error_type, model, *usage, line, now)
                 )
@@ -1007,40 +1014,3 @@ def _shifted(exc: CreateValidationError, offset: int) -> CreateValidationError:
     if index is not None and field.startswith(f"requests[{exc.index}]"):
         field = f"requests[{index}]{field[len(f'requests[{exc.index}]') :]}"
     return CreateValidationError(field, exc.rule, index=index)
-
-
-def _outcome(parsed: dict[str, Any]) -> tuple[str, str | None, str | None, tuple[int, ...]]:
-    """The kind, error kind, model and four token counts of one result line."""
-    result = parsed.get("result")
-    if not isinstance(result, dict):
-        return "unknown", None, None, (0, 0, 0, 0)
-    kind = str(result.get("type"))
-    if kind == "errored":
-        error = result.get("error")
-        inner = error.get("error") if isinstance(error, dict) else None
-        error_type = inner.get("type") if isinstance(inner, dict) else None
-        return kind, str(error_type) if error_type is not None else None, None, (0, 0, 0, 0)
-    if kind != "succeeded":
-        return kind, None, None, (0, 0, 0, 0)
-    message = result.get("message")
-    if not isinstance(message, dict):
-        return kind, None, None, (0, 0, 0, 0)
-    usage = message.get("usage")
-    usage = usage if isinstance(usage, dict) else {}
-
-    def count(name: str) -> int:
-        value = usage.get(name)
-        return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-    model = message.get("model")
-    return (
-        kind,
-        None,
-        str(model) if model is not None else None,
-        (
-            count("input_tokens"),
-            count("output_tokens"),
-            count("cache_creation_input_tokens"),
-            count("cache_read_input_tokens"),
-        ),
-    )

@@ -202,6 +202,25 @@ class RawOperations:
             lambda: rs.dict_results(http, message_batch_id, eff, resumes),
         )
 
+    def result_blocks(
+        self, message_batch_id: str, options: RequestOptions | None, max_resumes: int
+    ) -> Observable[rs.ResultBlock]:
+        """``subscribe ──(block)──(block)── ... ──|``: the body's lines, undecoded.
+
+        For a job store, which decodes them off the loop and skips the lines a resumed
+        download repeats (see :func:`rxbatches._service.results.result_blocks`).
+        """
+        http, eff = self._http, self.options(options)
+        resumes = check_int("max_resumes", max_resumes, at_least=0)
+        return self._bridge.from_async_iterable(
+            lambda: until_found_stream(
+                self._created,
+                message_batch_id,
+                eff.not_found_grace,
+                lambda: rs.result_blocks(http, message_batch_id, eff, resumes),
+            )
+        )
+
     def watch(
         self,
         message_batch_id: str,

@@ -12,13 +12,14 @@ import sys
 from array import array
 from bisect import bisect_left
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from operator import attrgetter, itemgetter, rshift
 from typing import Any, Generic, TypeVar
 
 from .._base.errors import APIConnectionError, ResultLineError
 from .._base.fastjson import dict_decoder
-from .._base.jsonl import JsonlDecoder
+from .._base.jsonl import WHITESPACE, JsonlDecoder, LineBuffer
 from .._base.models import MessageBatchIndividualResponse
 from .._base.options import EffectiveOptions
 from .._transport.http import HTTPClient, StreamResponse
@@ -27,9 +28,12 @@ from .operations import batch_path
 
 __all__ = [
     "DECODE_SLICE",
+    "BlockLines",
     "DictChunk",
+    "ResultBlock",
     "ResultChunk",
     "dict_results",
+    "result_blocks",
     "result_items",
     "results",
 ]
@@ -37,6 +41,7 @@ __all__ = [
 log = logging.getLogger("rxbatches")
 
 T = TypeVar("T")
+X = TypeVar("X")
 
 ResultChunk = list[MessageBatchIndividualResponse]
 """The results decoded from one slice of the results stream."""
@@ -122,24 +127,147 @@ def dict_results(
     return _resumable(http, message_batch_id, options, max_resumes, _DICTS)
 
 
-async def _resumable(
+def result_blocks(
+    http: HTTPClient, message_batch_id: str, options: EffectiveOptions, max_resumes: int = 0
+) -> AsyncGenerator[ResultBlock, None]:
+    """Yield the results body as it arrives, in blocks of whole lines, decoded by the consumer.
+
+    For a consumer that stores the lines as they are and decodes them elsewhere (a
+    worker thread): nothing is decoded here. Each network chunk becomes one block (its
+    complete lines, the start of an incomplete one kept for the next); a download that
+    completes ends with one more block, empty unless the last line had no newline. A
+    download cut mid-body is started again from the start, up to ``max_resumes`` times, and its
+    blocks say so (:attr:`ResultBlock.download`): their lines may repeat lines already
+    delivered, which the consumer must recognise (a job store does, by ``custom_id``).
+    The incomplete line at a cut is dropped.
+
+    Raises:
+        APIConnectionError: As :func:`results`.
+    """
+
+    def download(resumes: int) -> AsyncGenerator[ResultBlock, None]:
+        return _block_download(http, path, options, resumes)
+
+    path = batch_path(message_batch_id, "/results")
+    return _resuming(message_batch_id, max_resumes, download, None)
+
+
+@dataclass(frozen=True, slots=True)
+class ResultBlock:
+    """Whole lines of a results body, as received, and how to decode them."""
+
+    data: bytes
+    """Complete lines, each ending in a newline."""
+    download: int
+    """0 in the first download; n after n resumes (lines may repeat earlier ones)."""
+    lines: BlockLines = field(repr=False)
+    """The decoder of this download's blocks (call :meth:`BlockLines.pairs` in order)."""
+
+
+class BlockLines:
+    """Decodes the blocks of one download, in order, in any thread: (line, dict) pairs.
+
+    Line numbers run on from block to block, and a malformed line raises the
+    :class:`~rxbatches.ResultLineError` that :func:`dict_results` would, naming the
+    request and with the API key kept out of the quoted line.
+
+    Args:
+        in_context: Gives a line's error its request and redacts the key (as is by
+            default).
+    """
+
+    __slots__ = ("_decoder", "_in_context")
+
+    def __init__(
+        self, in_context: Callable[[ResultLineError], ResultLineError] = lambda exc: exc
+    ) -> None:
+        self._decoder = dict_decoder()
+        # Adds the request to an error and redacts the key (it holds the key: no repr).
+        self._in_context = in_context
+
+    def pairs(self, data: bytes) -> list[tuple[bytes, dict[str, Any]]]:
+        """Each non-blank line of ``data`` (stripped) with its dict.
+
+        Raises:
+            ResultLineError: A line is not a JSON object (after the good lines before
+                it, as with :meth:`JsonlDecoder.feed`).
+        """
+        try:
+            items = self._decoder.feed(data)
+        except ResultLineError as exc:
+            raise self._in_context(exc) from None
+        # The decoder skips the same blank lines: the first len(items) lines are theirs.
+        lines = [line for piece in data.split(b"\n") if (line := piece.strip(WHITESPACE))]
+        return list(zip(lines, items, strict=False))
+
+    def skip(self, lines: int) -> None:
+        """Count ``lines`` lines (no blank one) that the caller decoded itself.
+
+        Raises:
+            ResultLineError: An earlier block's line was malformed (the good lines
+                before it were delivered): these lines come after it.
+        """
+        try:
+            self._decoder.skip_lines(lines)
+        except ResultLineError as exc:
+            raise self._in_context(exc) from None
+
+
+async def _block_download(
+    http: HTTPClient, path: str, options: EffectiveOptions, download: int
+) -> AsyncGenerator[ResultBlock, None]:
+    splitter = LineBuffer()  # one per download: the incomplete line at a cut dies here
+    async with http.stream("GET", path, options=options) as response:
+        lines = BlockLines(partial(_in_context, response=response, secret=http.options.api_key))
+        chunks = response.chunks()
+        while True:
+            try:
+                chunk = await anext(chunks)
+            except StopAsyncIteration:
+                break
+            except APIConnectionError as exc:
+                raise _Cut(exc) from None
+            block = splitter.take_block(chunk)
+            del chunk
+            if block:
+                yield ResultBlock(block, download, lines)
+                del block
+        # Always a last block (the last line if it had no newline, else empty): a
+        # reader that reads every block learns of a bad last line from it.
+        yield ResultBlock(b"".join(line + b"\n" for line in splitter.rest()), download, lines)
+
+
+def _resumable(
     http: HTTPClient,
     message_batch_id: str,
     options: EffectiveOptions,
     max_resumes: int,
     lines: _Lines[T],
 ) -> AsyncGenerator[RawResponse[list[T]], None]:
+    def download(resumes: int) -> AsyncGenerator[RawResponse[list[T]], None]:
+        return _download(http, path, options, lines, seen, skip=resumes > 0)
+
     path = batch_path(message_batch_id, "/results")
     seen = _Delivered(lines.ids) if max_resumes else None
+    return _resuming(message_batch_id, max_resumes, download, seen)
+
+
+async def _resuming(
+    message_batch_id: str,
+    max_resumes: int,
+    download: Callable[[int], AsyncGenerator[X, None]],
+    seen: _Delivered[Any] | None,
+) -> AsyncGenerator[X, None]:
+    """Yield the items of ``download(resumes)``, started again when the connection is cut."""
     resumes = 0
     while True:
         try:
             # aclosing: a dispose closes this generator, which must abort the download now.
-            download = _download(http, path, options, lines, seen, skip=resumes > 0)
-            async with contextlib.aclosing(download):
-                async for raw in download:
-                    yield raw
-                    del raw  # hold no delivered chunk while the next one decodes
+            items = download(resumes)
+            async with contextlib.aclosing(items):
+                async for item in items:
+                    yield item
+                    del item  # hold no delivered chunk while the next one decodes
             return
         except _Cut as cut:
             if resumes >= max_resumes:

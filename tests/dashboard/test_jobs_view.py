@@ -15,6 +15,7 @@ import pytest
 
 from rxbatches import Client, JobStore
 from rxbatches._base.models import Request
+from rxbatches._jobs.lines import attempt
 from rxbatches.dashboard._app import _EXPORT_CHUNK
 from rxbatches.emulator import Emulator, Fail, Outcome, default_responder
 
@@ -140,7 +141,7 @@ async def test_a_large_export_arrives_whole_and_in_order_over_several_chunks(
         lines = []
         for i in range(count):
             parsed = {"custom_id": f"b{i}", "result": {"type": "expired"}}
-            lines.append((f"b{i}", json.dumps(parsed).encode(), parsed))
+            lines.append(attempt(f"b{i}", json.dumps(parsed).encode(), parsed))
         store.write_results(intent.key, lines, 0, False)
     async with (
         serve(client, stores=[path]) as served,

@@ -13,13 +13,12 @@ from typing import Any
 import pytest
 
 from rxbatches import CreateValidationError
-from rxbatches._jobs.store import SCHEMA_VERSION, JobStore, JobStoreError
+from rxbatches._jobs.lines import attempt
+from rxbatches._jobs.store import SCHEMA_VERSION, Attempt, JobStore, JobStoreError
 from tests.durable.helpers import requests
 
 
-def _line(
-    custom_id: str, kind: str, error_type: str | None = None
-) -> tuple[str, bytes, dict[str, Any]]:
+def _parsed(custom_id: str, kind: str, error_type: str | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {"type": kind}
     if kind == "errored":
         result["error"] = {"type": "error", "error": {"type": error_type, "message": "x"}}
@@ -33,7 +32,12 @@ def _line(
             "usage": {"input_tokens": 3, "output_tokens": 5, "cache_read_input_tokens": 7},
         }
     parsed = {"custom_id": custom_id, "result": result}
-    return custom_id, json.dumps(parsed).encode(), parsed
+    return parsed
+
+
+def _line(custom_id: str, kind: str, error_type: str | None = None) -> Attempt:
+    parsed = _parsed(custom_id, kind, error_type)
+    return attempt(custom_id, json.dumps(parsed).encode(), parsed)
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -168,10 +172,10 @@ def test_unknown_model_gives_unknown_cost(tmp_path: Path) -> None:
         store.ingest(requests(1))
         reserved = store.reserve(10, 10_000)
         assert reserved is not None
-        custom_id, _, parsed = _line("r0", "succeeded")
+        parsed = _parsed("r0", "succeeded")
         parsed["result"]["message"]["model"] = "claude-unknown-9"
         store.write_results(
-            reserved[0].key, [(custom_id, json.dumps(parsed).encode(), parsed)], 2, False
+            reserved[0].key, [attempt("r0", json.dumps(parsed).encode(), parsed)], 2, False
         )
         summary = store.summary()
         assert summary.cost_usd is None

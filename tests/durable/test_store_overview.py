@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
+from rxbatches._jobs.lines import attempt
 from rxbatches._jobs.prices import ModelPrice
-from rxbatches._jobs.store import JobStore
+from rxbatches._jobs.store import Attempt, JobStore
 from tests.durable.helpers import requests
 
 
-def _line(custom_id: str, kind: str, model: str, tokens: int) -> tuple[str, bytes, Any]:
+def _line(custom_id: str, kind: str, model: str, tokens: int) -> Attempt:
     result: dict[str, Any] = {"type": kind}
     if kind == "errored":
         result["error"] = {"type": "error", "error": {"type": "overloaded_error", "message": "x"}}
@@ -31,7 +32,7 @@ def _line(custom_id: str, kind: str, model: str, tokens: int) -> tuple[str, byte
             },
         }
     parsed = {"custom_id": custom_id, "result": result}
-    return custom_id, json.dumps(parsed).encode(), parsed
+    return attempt(custom_id, json.dumps(parsed).encode(), parsed)
 
 
 def _batch(store: JobStore, name: str) -> tuple[int, list[str]]:

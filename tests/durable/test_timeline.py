@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
+from rxbatches._jobs.lines import attempt
 from rxbatches._jobs.store import (
     SCHEMA_VERSION,
+    Attempt,
     JobStore,
     JobStoreError,
     TimelinePoint,
@@ -50,7 +52,7 @@ CREATE UNIQUE INDEX attempts_by_batch ON attempts (batch, custom_id);
 """
 
 
-def _line(custom_id: str, kind: str, error_type: str | None = None) -> tuple[str, bytes, Any]:
+def _line(custom_id: str, kind: str, error_type: str | None = None) -> Attempt:
     result: dict[str, Any] = {"type": kind}
     if kind == "errored":
         result["error"] = {"type": "error", "error": {"type": error_type, "message": "x"}}
@@ -61,7 +63,7 @@ def _line(custom_id: str, kind: str, error_type: str | None = None) -> tuple[str
             "usage": {"input_tokens": 3, "output_tokens": 5},
         }
     parsed = {"custom_id": custom_id, "result": result}
-    return custom_id, json.dumps(parsed).encode(), parsed
+    return attempt(custom_id, json.dumps(parsed).encode(), parsed)
 
 
 def _batch(store: JobStore, name: str) -> tuple[int, list[str]]:
