@@ -4,6 +4,7 @@ numbers and errors as results_streaming_dicts, and the block stream itself."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rxbatches import Client, JobStore, JobStoreError, ResultLineError, aiterate
+from rxbatches import (
+    Client,
+    JobStore,
+    JobStoreError,
+    ResultLineError,
+    ResultReceived,
+    aiterate,
+)
 from rxbatches._base.fastjson import FAST_JSON
 from rxbatches._jobs import lines as lines_module
 from rxbatches._jobs.lines import AttemptReader, attempt
@@ -231,6 +239,30 @@ async def test_a_bad_line_names_the_request_and_keeps_the_key_out(
     assert API_KEY.encode() not in (error.body or b"")
 
 
+def _store_of(path: Path, emulator: Emulator, batch_id: str, count: int) -> int:
+    """A store whose one batch is ``batch_id`` (as if a run created it); its key."""
+    with JobStore.open(path) as store:
+        store.ingest(requests(count))
+        reserved = store.reserve(count, 10_000_000)
+        assert reserved is not None
+        key = reserved[0].key
+        store.record_created(key, batch_id, emulator.batch(batch_id).model_dump_json(), False)
+        return key
+
+
+def _succeeded_line(i: int) -> bytes:
+    message = {
+        "id": f"msg_{i}",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-haiku-4-5",
+        "content": [{"type": "text", "text": "hi"}],
+        "usage": {"input_tokens": 1, "output_tokens": i},
+    }
+    result = {"type": "succeeded", "message": message}
+    return json.dumps({"custom_id": f"r{i}", "result": result}).encode() + b"\n"
+
+
 async def test_a_job_stores_the_good_lines_then_fails_on_a_bad_last_line(
     served: tuple[Emulator, Any], tmp_path: Path
 ) -> None:
@@ -239,13 +271,7 @@ async def test_a_job_stores_the_good_lines_then_fails_on_a_bad_last_line(
     batch_id = emulator.add_ended_batch(
         [_result_line(0), _result_line(1), b'{"custom_id": "r2", "result": '], {"expired": 3}
     )
-    with JobStore.open(path) as store:
-        store.ingest(requests(3))
-        reserved = store.reserve(3, 10_000_000)
-        assert reserved is not None
-        snapshot = emulator.batch(batch_id).model_dump_json()
-        key = reserved[0].key
-        store.record_created(key, batch_id, snapshot, False)
+    key = _store_of(path, emulator, batch_id, 3)
     async with Client(api_key=API_KEY, base_url=emulator.base_url) as client:
         job = client.messages.batches.run(requests(3), store=path, interval=0.02)
         with pytest.raises(ResultLineError, match="results line 3"):
@@ -255,6 +281,26 @@ async def test_a_job_stores_the_good_lines_then_fails_on_a_bad_last_line(
             "r0",
             "r1",
         ]
+
+
+async def test_a_download_an_earlier_run_stored_in_part_gives_each_result_one_event(
+    served: tuple[Emulator, Any], tmp_path: Path
+) -> None:
+    emulator, _ = served
+    path = tmp_path / "job.db"
+    body = [_succeeded_line(i) for i in range(60)]
+    batch_id = emulator.add_ended_batch(body, {"succeeded": 60})
+    key = _store_of(path, emulator, batch_id, 60)
+    with JobStore.open(path) as store:  # what a run killed mid-download had stored
+        earlier = [attempt(f"r{i}", body[i].strip(), json.loads(body[i])) for i in range(0, 60, 3)]
+        store.write_results(key, earlier, 2, False)
+    async with Client(api_key=API_KEY, base_url=emulator.base_url) as client:
+        events = [e async for e in aiterate(client.messages.batches.run(requests(60), store=path))]
+    received = Counter(e.response.custom_id for e in events if isinstance(e, ResultReceived))
+    assert received == Counter(f"r{i}" for i in range(60))
+    with JobStore.open(path, lock=False) as store:
+        assert Counter(json.loads(line)["custom_id"] for line in store.export_lines()) == received
+        assert store.summary().usage.output_tokens == sum(range(60))
 
 
 async def _drain(job: Any) -> None:
