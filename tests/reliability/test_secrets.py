@@ -274,7 +274,7 @@ def test_the_command_line_never_prints_the_key(
     # server at all, and a command line argparse rejects.
     status, out = _cli(evidence, capsys, "retrieve", batch_id, "--api-key", WRONG)
     assert (status, "authentication" in out.lower() or "401" in out) == (1, True), out
-    status, out = _cli(evidence, capsys, "retrieve", "msgbatch_nope")
+    status, out = _cli(evidence, capsys, "retrieve", "msgbatch_nope", "--not-found-grace", "0")
     assert (status, "404" in out) == (1, True), out
     cli_emu.faults.script("retrieve", *[Fault.status(500, headers={"retry-after-ms": "1"})] * 3)
     status, out = _cli(evidence, capsys, "retrieve", batch_id)
