@@ -70,6 +70,8 @@ _MISSING = "result_missing"  # a request its batch's results did not hold: retri
 
 _SLICE = 50
 
+_GROUP = 250  # ids looked up by one query (under the 999 placeholders of old SQLite builds)
+
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE requests (
@@ -584,31 +586,20 @@ class JobStore:
                 (an adopted batch that was not the job's).
         """
         ids = [row[0] for row in lines]
-        marks = ",".join("?" * len(ids))
         stored: list[int] = []
         attempts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
         now = time.time()
         with self._lock, self._transaction():
             db = self._db
-            # One query each for the chunk's hashes and what a cut download stored already.
-            hashes = dict(
-                db.execute(
-                    "SELECT custom_id, hash FROM batch_requests"
-                    f" WHERE batch = ? AND custom_id IN ({marks})",
-                    (key, *ids),
-                ).fetchall()
-            )
+            # The chunk's hashes, and what a cut download stored already.
+            hashes = dict(_lookup(db, "SELECT custom_id, hash FROM batch_requests", key, ids))
             done: set[str] = (
                 set()
                 if fresh
                 else {
                     custom_id
-                    for (custom_id,) in db.execute(
-                        "SELECT custom_id FROM attempts"
-                        f" WHERE batch = ? AND custom_id IN ({marks})",
-                        (key, *ids),
-                    )
+                    for (custom_id,) in _lookup(db, "SELECT custom_id FROM attempts", key, ids)
                 }
             )
             for position, (custom_id, line, kind, error_type, model, *usage) in enumerate(lines):
@@ -956,6 +947,21 @@ class _Transaction:
         finally:
             if self._sync:
                 self._db.execute("PRAGMA synchronous = NORMAL")
+
+
+def _lookup(db: sqlite3.Connection, select: str, key: int, ids: list[str]) -> Iterator[Any]:
+    """The rows of ``select`` for these ids of batch ``key``, :data:`_GROUP` ids a query.
+
+    Each query has exactly :data:`_GROUP` placeholders (the last group padded with
+    NULL, which matches nothing), so every call runs one of two prepared statements.
+    One per count of ids would fill the connection's statement cache with statements
+    of hundreds of placeholders each: 25 MB of memory at 100,000 results.
+    """
+    sql = f"{select} WHERE batch = ? AND custom_id IN ({','.join('?' * _GROUP)})"
+    for start in range(0, len(ids), _GROUP):
+        group: list[str | None] = list(ids[start : start + _GROUP])
+        group.extend([None] * (_GROUP - len(group)))
+        yield from db.execute(sql, (key, *group))
 
 
 def _prepare(db: sqlite3.Connection, path: Path, *, create_tables: bool) -> None:
