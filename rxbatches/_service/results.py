@@ -219,14 +219,7 @@ async def _block_download(
     splitter = LineBuffer()  # one per download: the incomplete line at a cut dies here
     async with http.stream("GET", path, options=options) as response:
         lines = BlockLines(partial(_in_context, response=response, secret=http.options.api_key))
-        chunks = response.chunks()
-        while True:
-            try:
-                chunk = await anext(chunks)
-            except StopAsyncIteration:
-                break
-            except APIConnectionError as exc:
-                raise _Cut(exc) from None
+        async for chunk in _body(response):
             block = splitter.take_block(chunk)
             del chunk
             if block:
@@ -516,6 +509,23 @@ def _in_context(exc: ResultLineError, response: StreamResponse, secret: str) -> 
     )
 
 
+async def _body(response: StreamResponse) -> AsyncGenerator[bytes, None]:
+    """The body's chunks. A connection lost mid-body raises :class:`_Cut` (to resume).
+
+    Never an end of the body: the line it cut is a transport error, not a malformed
+    (or a short but valid-looking) last line.
+    """
+    chunks = response.chunks()
+    while True:
+        try:
+            chunk = await anext(chunks)
+        except StopAsyncIteration:
+            return
+        except APIConnectionError as exc:
+            raise _Cut(exc) from None
+        yield chunk
+
+
 async def _decode(
     response: StreamResponse,
     decoder: JsonlDecoder[T],
@@ -523,16 +533,7 @@ async def _decode(
     *,
     skip: bool,
 ) -> AsyncGenerator[RawResponse[list[T]], None]:
-    chunks = response.chunks()
-    while True:
-        try:
-            chunk = await anext(chunks)
-        except StopAsyncIteration:
-            break
-        except APIConnectionError as exc:
-            # Not flush(): a line cut by a lost connection is a transport error,
-            # not a malformed (or a short but valid-looking) last line.
-            raise _Cut(exc) from None
+    async for chunk in _body(response):
         for start in range(0, len(chunk), DECODE_SLICE):
             decoded = _fresh(decoder.feed(chunk[start : start + DECODE_SLICE]), seen, skip)
             if decoded:
