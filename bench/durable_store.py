@@ -6,7 +6,7 @@ process of its own (so neither inherits the other's heap, or the input's):
 - ``results_streaming`` alone (models, nothing kept): the speed to keep up with;
 - a durable job whose store already holds that batch as its own (an intent recorded,
   its id known) downloads the same results and writes them into the store, a
-  transaction per 500, the way ``rxbatches run`` does.
+  transaction per 512 KiB of lines, the way ``rxbatches run`` does.
 
 The store must keep at least half the speed of the bare stream, with peak memory growth
 under 64 MiB. The job's 100,000 requests are read and stored by the parent beforehand:
