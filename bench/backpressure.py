@@ -42,7 +42,7 @@ from reactivex.scheduler import EventLoopScheduler
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from bench.child import API_KEY, peak_rss
-from bench.loop_gaps import Ticker
+from tests.ticker import Ticker
 
 MODES = (
     "inline",

@@ -30,50 +30,10 @@ from reactivex import operators as ops
 
 from bench.child import API_KEY
 from bench.data import iter_request_dicts, request_dicts
+from tests.ticker import Ticker
 
 TARGET = 0.100
 """The longest gap allowed, in seconds."""
-
-TICK = 0.01
-
-
-class Ticker:
-    """Wakes every 10 ms on the running loop; notes the longest gap and the long ones."""
-
-    def __init__(self) -> None:
-        self.max_gap = 0.0
-        self.max_computing = 0.0
-        self.ticks = 0
-        self.over_50ms = 0
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        last, last_cpu = loop.time(), time.process_time()
-        while not self._stop.is_set():
-            await asyncio.sleep(TICK)
-            now, cpu = loop.time(), time.process_time()
-            gap = now - last
-            self.max_gap = max(self.max_gap, gap)
-            self.max_computing = max(self.max_computing, min(gap, cpu - last_cpu))
-            self.over_50ms += gap > 0.05
-            self.ticks += 1
-            last, last_cpu = now, cpu
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def stop(self) -> dict[str, Any]:
-        self._stop.set()
-        assert self._task is not None
-        await self._task
-        return {
-            "max_gap": self.max_gap,
-            "max_computing": self.max_computing,
-            "ticks": self.ticks,
-            "over_50ms": self.over_50ms,
-        }
 
 
 async def create_scenario(url: str, count: int) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 A 10 ms ticker runs on the same loop as a large ``create`` and a ``run()`` cut into three
 batches, against an emulator in another process; its longest gap stays under 100 ms
-(the part of it this process spent computing: see :class:`~tests.runtime.conftest.Ticker`;
+(the part of it this process spent computing: see :class:`~tests.ticker.Ticker`;
 ``python -m bench.loop_gaps`` measures the wall-clock gaps at the issue's full sizes).
 The checks, the encoding and the reading of a job's input run in worker threads, never
 on the loop's thread, and errors still arrive before anything is sent.
@@ -24,7 +24,8 @@ from rxbatches._base.body import FileBody
 from rxbatches.emulator import Emulator
 from tests.client.helpers import Collector, make_requests, outcome
 from tests.conftest import API_KEY
-from tests.runtime.conftest import Ticker, heavy_request
+from tests.runtime.conftest import heavy_request
+from tests.ticker import Ticker
 
 MAX_GAP = 0.100
 """The longest the loop may go without running the ticker, in seconds."""
