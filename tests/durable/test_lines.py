@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +30,18 @@ from rxbatches.emulator import Emulator, Fault
 from tests.conftest import API_KEY
 from tests.durable.helpers import requests
 
-pytestmark = pytest.mark.skipif(
-    not FAST_JSON, reason="msgspec is not installed (the optional `fast` extra)"
-)
+# Both fast paths, whichever this install uses: each must give the dict path's rows.
+FAST = [
+    pytest.param(
+        getattr(lines_module, "_struct_rows", None),
+        id="msgspec",
+        marks=pytest.mark.skipif(
+            not FAST_JSON, reason="msgspec is not installed (the optional `fast` extra)"
+        ),
+    ),
+    pytest.param(lines_module._slim_rows, id="pydantic"),
+]
+Fast = Callable[[bytes], Any]
 
 TOKENS = st.integers(min_value=0, max_value=2**40)
 # Every shape the API documents for the fields a store keeps.
@@ -108,24 +117,32 @@ def _by_dicts(block: ResultBlock) -> list[Any]:
     ]
 
 
-@given(st.lists(DOCUMENTED, min_size=1, max_size=20))
+def test_this_install_decodes_with_msgspec_when_it_has_it() -> None:
+    expected = "_struct_rows" if FAST_JSON else "_slim_rows"
+    assert lines_module._fast_rows.__name__ == expected
+
+
+@pytest.mark.parametrize("fast", FAST)
+@given(results=st.lists(DOCUMENTED, min_size=1, max_size=20))
 def test_documented_lines_take_the_fast_path_and_give_the_dict_paths_rows(
-    results: list[Any],
+    fast: Fast, results: list[Any]
 ) -> None:
     block = _block(results)
-    fast = lines_module._fast_rows(block.data)
-    assert fast is not None
-    assert fast == _by_dicts(block)
-    assert AttemptReader("b").read(block) == fast
+    rows = fast(block.data)
+    assert rows is not None
+    assert rows == _by_dicts(block)
+    assert AttemptReader("b", fast).read(block) == rows
 
 
-@given(st.lists(DOCUMENTED | ODD, min_size=1, max_size=20))
-def test_any_shape_gives_the_rows_of_the_dict_path(results: list[Any]) -> None:
+@pytest.mark.parametrize("fast", FAST)
+@given(results=st.lists(DOCUMENTED | ODD, min_size=1, max_size=20))
+def test_any_shape_gives_the_rows_of_the_dict_path(fast: Fast, results: list[Any]) -> None:
     block = _block(results)
-    assert AttemptReader("b").read(block) == _by_dicts(block)
+    assert AttemptReader("b", fast).read(block) == _by_dicts(block)
 
 
-def test_the_rows_hold_what_the_store_keeps() -> None:
+@pytest.mark.parametrize("fast", FAST)
+def test_the_rows_hold_what_the_store_keeps(fast: Fast) -> None:
     block = _block(
         [
             {
@@ -144,7 +161,9 @@ def test_the_rows_hold_what_the_store_keeps() -> None:
             {"type": "succeeded", "message": {"model": "m", "usage": {"input_tokens": True}}},
         ]
     )
-    rows = AttemptReader("b").read(block)
+    if fast.__name__ == "_struct_rows":
+        assert fast(block.data) is None  # a bool is no int to msgspec: the dict path reads it
+    rows = AttemptReader("b", fast).read(block)
     assert [row[:1] + row[2:] for row in rows] == [
         ("r0", "succeeded", None, "claude-haiku-4-5", 3, 5, 0, 7),
         ("r1", "errored", "api_error", None, 0, 0, 0, 0),
@@ -159,9 +178,10 @@ def test_a_line_without_a_custom_id_names_the_batch() -> None:
         AttemptReader("msgbatch_x").read(ResultBlock(data, 0, BlockLines()))
 
 
-def test_line_numbers_run_on_across_blocks_whichever_path_decoded_them() -> None:
+@pytest.mark.parametrize("fast", FAST)
+def test_line_numbers_run_on_across_blocks_whichever_path_decoded_them(fast: Fast) -> None:
     lines = BlockLines()
-    reader = AttemptReader("b")
+    reader = AttemptReader("b", fast)
     good = _block([{"type": "expired"}] * 4, lines)  # the fast path
     assert len(reader.read(good)) == 4
     odd = _block([{"type": True}, {"type": "expired"}], lines)  # the dict path
