@@ -20,7 +20,8 @@ recording each step before taking the next:
 3. batches that were live are watched again and their results stored;
 4. pending requests go into new batches (intent recorded, then create, then id
    recorded), at most ``max_concurrent_batches`` at a time; results are written as they
-   stream, a few hundred per transaction, at most a bounded number waiting (the socket
+   stream, 512 KiB of lines per transaction, decoded in the writer's thread
+   (:mod:`rxbatches._jobs.lines`), at most a few network reads waiting (the socket
    pauses while the disk is behind); retryable failures become pending again.
 
 The job ends when every request has a final result.
@@ -123,7 +124,7 @@ def create_horizon(options: EffectiveOptions) -> float:
 
 
 _FLUSH_BYTES = 512 * 1024  # results lines per transaction (about 400 results of 1.3 KB)
-_MAX_PENDING_BLOCKS = 4  # network chunks (each up to 256 KiB) waiting for the writer, at most
+_MAX_PENDING_BLOCKS = 4  # network reads (a few hundred KiB each) waiting for the writer, at most
 _LIST_PAGE = 100
 _SAME_PROCESS_WAIT = 10.0
 
@@ -519,7 +520,7 @@ class _Job:
         size = 0
 
         async def flush() -> None:
-            nonlocal fresh, size
+            nonlocal size
             responses = await self._call(self._write, reader, key, taken, fresh)
             for response in responses:
                 await queue.put(ResultReceived(response=response, batch_id=batch_id))

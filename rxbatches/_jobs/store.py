@@ -10,8 +10,8 @@ step is taken, so a ``kill -9`` or a power loss leaves a state the next run cont
   as soon as the create answers; a crash in between leaves an intent without an id,
   which the next run resolves by adopting the batch the server did make;
 - each attempt of each request (the result line as the results endpoint sent it, its
-  model and token usage, and when it was stored), written as the results stream, a few
-  hundred per transaction; ``(batch, custom_id)`` is the key, so a download cut and
+  model and token usage, and when it was stored), written as the results stream, some
+  hundreds per transaction; ``(batch, custom_id)`` is the key, so a download cut and
   started again stores every result once.
 
 One process at a time drives a store: :meth:`JobStore.open` takes an exclusive lock
