@@ -19,9 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import reactivex
 from reactivex import Observable
-from reactivex import operators as ops
 
 from rxbatches import BatchService, Client, MessageBatch, MessageBatchIndividualResponse
 from rxbatches.emulator import Emulator, ManualClock
@@ -187,14 +185,10 @@ async def test_a_thousand_watches_and_a_hundred_result_streams_on_one_client() -
         Client(api_key=API_KEY, base_url=relay.base_url) as client,
     ):
         batches = client.messages.batches
-        # 1,000 batches, still in progress while the clock stands still.
-        created: list[MessageBatch] = await asyncio.wait_for(
-            reactivex.merge(*(batches.create(make_requests(1)) for _ in range(WATCHES))).pipe(
-                ops.to_list()
-            ),
-            DEADLINE,
-        )
-        assert len({b.id for b in created}) == WATCHES
+        # 1,000 batches, still in progress while the clock stands still. Made in the
+        # emulator, not by 1,000 creates over HTTP: they are not what is measured here.
+        created = [emu.add_batch(make_requests(1)) for _ in range(WATCHES)]
+        assert len(set(created)) == WATCHES
         # Short lines: the volume matters to the memory test below, not here.
         result_ids = _add_result_batches(emu, _SHORT_LINE)
         first_polls = asyncio.Event()
@@ -209,8 +203,8 @@ async def test_a_thousand_watches_and_a_hundred_result_streams_on_one_client() -
             return on_next
 
         watches = [
-            Tracker(on_snapshot(kept)).subscribe(batches.watch(b.id, interval=0.02))
-            for b, kept in zip(created, snapshots, strict=True)
+            Tracker(on_snapshot(kept)).subscribe(batches.watch(batch_id, interval=0.02))
+            for batch_id, kept in zip(created, snapshots, strict=True)
         ]
         async with asyncio.timeout(DEADLINE):
             # Every watch has seen its batch in progress and polls on.
@@ -227,8 +221,8 @@ async def test_a_thousand_watches_and_a_hundred_result_streams_on_one_client() -
     assert [c.error for c in [*watches, *streams] if c.error is not None] == []
     assert all(c.completed for c in [*watches, *streams])
     # Every watch: its own batch, in progress first, ended last, nothing after that.
-    for batch, kept in zip(created, snapshots, strict=True):
-        assert {s.id for s in kept} == {batch.id}
+    for batch_id, kept in zip(created, snapshots, strict=True):
+        assert {s.id for s in kept} == {batch_id}
         assert kept[0].processing_status == "in_progress"
         assert kept[-1].processing_status == "ended"
         assert [s.ended for s in kept].count(True) == 1
@@ -236,7 +230,7 @@ async def test_a_thousand_watches_and_a_hundred_result_streams_on_one_client() -
     _assert_each_result_once(seen)
     assert completed_downloads == RESULT_STREAMS
     # One pool: a few connections carried thousands of requests.
-    assert requests >= 2 * WATCHES + WATCHES + RESULT_STREAMS
+    assert requests >= 2 * WATCHES + RESULT_STREAMS
     assert relay.accepted <= 200, f"{relay.accepted} connections for {requests} requests"
     assert relay.accepted * 10 <= requests
 
