@@ -1,4 +1,5 @@
-"""One benchmark contender, run in its own process so its peak RSS is its own.
+"""One benchmark contender, run in its own process so its peak RSS is its own; and
+:func:`run_child`, how every benchmark runs a measured phase in a process of its own.
 
     python -m bench.child <contender> --url URL --batch ID [--lines N]
 
@@ -15,16 +16,46 @@ import asyncio
 import inspect
 import json
 import resource
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The checkout: the children run from it, so ``bench`` and ``tests`` import."""
 
 API_KEY = "sk-bench"
 HEADERS = {"x-api-key": API_KEY, "anthropic-version": "2023-06-01"}
 
 Measure = Callable[[argparse.Namespace], Coroutine[Any, Any, tuple[int, int]]]
 """A contender: runs the measured work, returns (items, bytes)."""
+
+
+def run_child(module: str, *args: str, timeout: float = 600) -> dict[str, Any]:
+    """Run ``python -m module args`` from the checkout; the JSON object it prints last.
+
+    Its wall time is added as ``wall``. Every measured phase of the benchmarks runs
+    this way, in a fresh process, so that its peak memory and heap are its own.
+
+    Raises:
+        RuntimeError: The child failed (its stderr's end is quoted).
+    """
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{module} {' '.join(args)} failed:\n{done.stderr[-4000:]}")
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    report["wall"] = time.perf_counter() - started
+    return report
 
 
 def current_rss() -> int:

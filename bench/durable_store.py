@@ -26,12 +26,12 @@ import json
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench.child import run_child
 from bench.data import plain_succeeded_line
 from rxbatches import Client, aiterate
 from rxbatches._jobs.durable import run_durable
@@ -169,19 +169,6 @@ def _prepare(path: Path) -> None:
         assert store.reserve(COUNT, 256 * 1024 * 1024) is not None
 
 
-def _child(*args: str) -> dict[str, object]:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.durable_store", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"FAIL: the {args[0]} phase exited {done.returncode}:\n{done.stderr}")
-    figures: dict[str, object] = json.loads(done.stdout.splitlines()[-1])
-    return figures
-
-
 def main() -> int:
     repeat = int(os.environ.get("REPEAT", "3"))
     bare: list[dict[str, object]] = []
@@ -190,10 +177,10 @@ def main() -> int:
         template = Path(tmp) / "template.db"
         _prepare(template)
         for n in range(repeat):
-            bare.append(_child("--bare"))
+            bare.append(run_child("bench.durable_store", "--bare"))
             copy = Path(tmp) / f"job{n}.db"
             shutil.copyfile(template, copy)
-            stored.append(_child("--store", str(copy)))
+            stored.append(run_child("bench.durable_store", "--store", str(copy)))
 
     def best(runs: list[dict[str, object]]) -> float:
         return min(float(str(r["seconds"])) for r in runs)

@@ -28,7 +28,7 @@ from typing import Any
 from reactivex import Observable
 from reactivex import operators as ops
 
-from bench.child import API_KEY
+from bench.child import API_KEY, run_child
 from bench.data import iter_request_dicts, request_dicts
 from tests.ticker import Ticker
 
@@ -120,20 +120,19 @@ def describe(figures: dict[str, Any]) -> str:
 
 def measure(create: int, run: int, batches: int) -> list[tuple[str, dict[str, Any]]]:
     """Run both scenarios against one emulator; return each one's title and figures."""
-    from bench.run import _child
     from rxbatches.emulator import EmulatorThread
 
     rows = []
     # Batches end as soon as they are made: the run streams its results at once.
     with EmulatorThread(request_latency=0.0) as emu:
-        figures = _child("bench.loop_gaps", "create", "--url", emu.base_url,
-                         "--requests", str(create))  # fmt: skip
+        figures = run_child("bench.loop_gaps", "create", "--url", emu.base_url,
+                             "--requests", str(create))  # fmt: skip
         if figures["requests"] != create:
             raise RuntimeError(f"create made a batch of {figures['requests']}, not {create}")
         rows.append((f"create of {create:,} requests from a list, inside asyncio", figures))
         emu.reset()
-        figures = _child("bench.loop_gaps", "run", "--url", emu.base_url, "--requests",
-                         str(run), "--batches", str(batches))  # fmt: skip
+        figures = run_child("bench.loop_gaps", "run", "--url", emu.base_url, "--requests",
+                             str(run), "--batches", str(batches))  # fmt: skip
         if (figures["requests"], figures["results_once"]) != (run, run):
             raise RuntimeError(f"run() lost or repeated requests or results: {figures}")
         rows.append(

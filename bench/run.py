@@ -14,11 +14,8 @@ machine are noise: the targets are ratios measured in the same run.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -31,8 +28,8 @@ from rxbatches._base.fastjson import FAST_JSON
 from rxbatches.emulator import EmulatorThread
 
 from . import data
+from .child import ROOT, run_child
 
-ROOT = Path(__file__).resolve().parent.parent
 MIB = 1 << 20
 LONG_MIBS = (1, 4, 8)
 
@@ -74,24 +71,6 @@ class Report:
         print(f"  [{verdict}] {what}: {measured} (target {goal})", flush=True)
 
 
-def _child(module: str, *args: str, timeout: float = 600) -> dict[str, Any]:
-    """Run ``python -m module args`` and return the JSON object it prints last."""
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{module} {' '.join(args)} failed:\n{done.stderr[-4000:]}")
-    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    report["wall"] = time.perf_counter() - started
-    return report
-
-
 def _mib(n: float) -> str:
     return f"{n / MIB:.1f} MiB"
 
@@ -125,8 +104,8 @@ def results_section(
     # elsewhere on a shared machine then hits every contender alike, not just one.
     for round_ in range(sizes.repeat):
         for name in RESULT_CONTENDERS:
-            r = _child("bench.child", name, "--url", emu.base_url, "--batch", batch,
-                       "--bytes", str(size))  # fmt: skip
+            r = run_child("bench.child", name, "--url", emu.base_url, "--batch", batch,
+                           "--bytes", str(size))  # fmt: skip
             if r["items"] != sizes.lines:
                 raise RuntimeError(f"{name} read {r['items']} lines, not {sizes.lines}")
             r["rate"] = r["items"] / r["seconds"]
@@ -211,7 +190,7 @@ def memory_section(
         ("rx_models_noresume", "results_streaming(max_resumes=0)"),
     ):
         small, large = (
-            _child("bench.child", contender, "--url", emu.base_url, "--batch", b)["maxrss"]
+            run_child("bench.child", contender, "--url", emu.base_url, "--batch", b)["maxrss"]
             for b in (batch, big_batch)
         )
         report.target(
@@ -224,8 +203,8 @@ def memory_section(
     for mib in LONG_MIBS:
         long_path = data.long_line_file(mib)
         batch = emu.add_ended_batch(lambda p=long_path: p.open("rb"), {"succeeded": 1})  # type: ignore[misc]
-        r = _child("bench.child", "rx_models", "--url", emu.base_url, "--batch", batch,
-                   "--repeat", "5")  # fmt: skip
+        r = run_child("bench.child", "rx_models", "--url", emu.base_url, "--batch", batch,
+                       "--repeat", "5")  # fmt: skip
         per_mb[mib] = r["seconds"] / (long_path.stat().st_size / MIB)
         report.notes.append(
             f"one {mib} MiB result line through results_streaming: {r['seconds'] * 1e3:.1f} ms, "
@@ -243,7 +222,7 @@ def memory_section(
 
 def rx_section(sizes: Sizes, report: Report) -> None:
     print("Rx overhead", flush=True)
-    r = _child("bench.rx_overhead", "--items", str(sizes.rx_items))
+    r = run_child("bench.rx_overhead", "--items", str(sizes.rx_items))
     bare = r["bare"]
     report.notes.append(
         "Rx per-item costs (us/item, best of 3, "
@@ -271,7 +250,7 @@ def rx_section(sizes: Sizes, report: Report) -> None:
 
 def watch_section(emu: EmulatorThread, sizes: Sizes, report: Report) -> None:
     print("watch at scale", flush=True)
-    r = _child("bench.scale", "watch", "--url", emu.base_url, "--watches", str(sizes.watches))
+    r = run_child("bench.scale", "watch", "--url", emu.base_url, "--watches", str(sizes.watches))
     report.target(
         f"{r['watches']:,} concurrent watches on one client: client CPU per poll",
         f"{r['cpu'] / r['polls'] * 1e6:.0f} us ({r['polls']:,} polls in {r['seconds']:.1f} s, "
@@ -292,7 +271,7 @@ def backpressure_section(emu: EmulatorThread, sizes: Sizes, report: Report) -> N
         for mode in (*modes, "bounded_slow", "unbounded_slow"):
             if _round and mode.endswith("_slow"):
                 continue  # the slow runs take seconds and measure memory, not speed
-            r = _child("bench.backpressure", mode, "--url", emu.base_url, "--batch", batch)
+            r = run_child("bench.backpressure", mode, "--url", emu.base_url, "--batch", batch)
             if r["items"] != sizes.lines or not r["in_order"]:
                 raise RuntimeError(f"{mode}: {r['items']} items, in order: {r['in_order']}")
             best = got.setdefault(mode, r)
@@ -335,7 +314,7 @@ def backpressure_section(emu: EmulatorThread, sizes: Sizes, report: Report) -> N
         "information (the 90% goal is the row above's)",
         None,
     )
-    c = _child("bench.backpressure", "ceiling")
+    c = run_child("bench.backpressure", "ceiling")
     report.target(
         f"the ceiling of any handoff to another thread: {c['items']:,} models parsed on a loop "
         "thread (no network), to a consumer that does nothing, as a share of inline",
@@ -357,7 +336,7 @@ def create_section(emu: EmulatorThread, sizes: Sizes, report: Report) -> None:
     modes = ["create-rx-list", "create-sdk-list"] * min(sizes.repeat, 2)
     modes += ["create-rx-run-file", "create-rx-run-generator"]
     for mode in modes:
-        r = _child("bench.scale", mode, "--url", emu.base_url, "--requests", str(n))
+        r = run_child("bench.scale", mode, "--url", emu.base_url, "--requests", str(n))
         emu.reset()  # drop the stored requests before the next create
         if r["requests"] != n:
             raise RuntimeError(f"{mode} created {r['requests']} requests, not {n}")
@@ -411,7 +390,7 @@ def gzip_section(emu: EmulatorThread, sizes: Sizes, report: Report) -> None:
     batch = emu.add_ended_batch(lambda: path.open("rb"), data.results_counts(sizes.lines))
     print("gzip results", flush=True)
     got = {
-        name: _child("bench.child", name, "--url", emu.base_url, "--batch", batch)
+        name: run_child("bench.child", name, "--url", emu.base_url, "--batch", batch)
         for name in ("rx_models", "sdk_async")
     }
     ours, sdk = (got[n]["items"] / got[n]["seconds"] for n in ("rx_models", "sdk_async"))
