@@ -275,12 +275,14 @@ async def _resuming(
             if seen is not None:
                 seen.cut()
             resumes += 1
+            # A block download delivers lines, not results: it has no count to give.
+            delivered = f", {seen.count} results delivered" if seen is not None else ""
             log.info(
-                "resuming the results of %s (resume %d of %d, %d results delivered): %s",
+                "resuming the results of %s (resume %d of %d%s): %s",
                 message_batch_id,
                 resumes,
                 max_resumes,
-                seen.count if seen is not None else 0,
+                delivered,
                 cut.error,
             )
 
