@@ -50,7 +50,7 @@ from typing import Protocol
 
 import aiohttp
 
-from bench.data import plain_succeeded_line
+from bench.data import plain_requests, plain_succeeded_line
 from rxbatches.emulator import EmulatorThread, ManualClock
 from tests.dashboard.cdp import Browser, Page, chromium, launch
 from tests.dashboard.helpers import requests, states
@@ -102,17 +102,7 @@ def _fill_store(path: Path, emu: EmulatorThread) -> None:
 
     batch_id = emu.add_ended_batch([], {"succeeded": RESULTS})
     with JobStore.open(path) as store:
-        store.ingest(
-            {
-                "custom_id": f"r{i}",
-                "params": {
-                    "model": "claude-haiku-4-5",
-                    "max_tokens": 64,
-                    "messages": [{"role": "user", "content": "q"}],
-                },
-            }
-            for i in range(RESULTS)
-        )
+        store.ingest(plain_requests(RESULTS))
         reserved = store.reserve(RESULTS, 256 * 1024 * 1024)
         assert reserved is not None
         intent, _ = reserved

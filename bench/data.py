@@ -99,6 +99,19 @@ def _dump(line: dict[str, Any]) -> bytes:
     return json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
+def plain_requests(n: int) -> Iterator[dict[str, Any]]:
+    """The create requests ``r0`` .. ``r{n-1}`` that :func:`plain_succeeded_line` answers."""
+    for i in range(n):
+        yield {
+            "custom_id": f"r{i}",
+            "params": {
+                "model": "claude-haiku-4-5",
+                "max_tokens": 64,
+                "messages": [{"role": "user", "content": "q"}],
+            },
+        }
+
+
 def plain_succeeded_line(i: int, text: str) -> bytes:
     """The results line (no newline) of request ``r{i}`` succeeding with ``text``: small,
     fixed and quick to make, for benchmarks that need many results rather than varied ones.

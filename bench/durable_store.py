@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 from bench.child import run_child
-from bench.data import plain_succeeded_line
+from bench.data import plain_requests, plain_succeeded_line
 from rxbatches import Client, aiterate
 from rxbatches._jobs.durable import run_durable
 from rxbatches._jobs.store import JobStore
@@ -164,17 +164,7 @@ async def _store(path: Path) -> dict[str, object]:
 def _prepare(path: Path) -> None:
     """The job's requests stored and its one batch's intent recorded (id set by the child)."""
     with JobStore.open(path) as store:
-        store.ingest(
-            {
-                "custom_id": f"r{i}",
-                "params": {
-                    "model": "claude-haiku-4-5",
-                    "max_tokens": 64,
-                    "messages": [{"role": "user", "content": "q"}],
-                },
-            }
-            for i in range(COUNT)
-        )
+        store.ingest(plain_requests(COUNT))
         assert store.reserve(COUNT, 256 * 1024 * 1024) is not None
 
 

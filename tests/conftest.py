@@ -6,15 +6,16 @@ import atexit
 import os
 import sys
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 if TYPE_CHECKING:
-    from rxbatches.emulator import Emulator
+    from rxbatches.emulator import Emulator, EmulatorThread
 
 # tox's py311 run. 40, not hypothesis's 100: the slowest properties (tests/test_jsonl.py's
 # chunkings) took 4.7-5.5 s at 60 examples, over the 5 s a test may take.
@@ -80,4 +81,19 @@ async def emulator() -> AsyncIterator[Emulator]:
     from rxbatches.emulator import Emulator
 
     async with Emulator(request_latency=0.001) as emu:
+        yield emu
+
+
+@contextmanager
+def emulator_for_cli(monkeypatch: pytest.MonkeyPatch, **options: Any) -> Iterator[EmulatorThread]:
+    """An emulator thread (``options`` as ``EmulatorThread``'s) that the in-process CLI uses.
+
+    Its URL and :data:`API_KEY` are set in the environment (``ANTHROPIC_BASE_URL``,
+    ``ANTHROPIC_API_KEY``) for as long as the test lasts.
+    """
+    from rxbatches.emulator import EmulatorThread
+
+    with EmulatorThread(**options) as emu:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", emu.base_url)
         yield emu

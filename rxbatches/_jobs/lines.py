@@ -19,7 +19,7 @@ reads each field as :func:`attempt` does. Every path gives the same rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from typing import Any
 
@@ -111,13 +111,21 @@ class AttemptReader:
         if rows is not None:
             block.lines.skip(len(rows))
             return rows
-        rows = []
-        for line, item in block.lines.pairs(block.data):
-            custom_id = item.get("custom_id")
-            if not isinstance(custom_id, str):
-                raise JobStoreError(f"a result line of batch {self._batch_id} has no custom_id")
-            rows.append(attempt(custom_id, line, item))
+        rows = _dict_rows(block.lines.pairs(block.data))
+        if rows is None:
+            raise JobStoreError(f"a result line of batch {self._batch_id} has no custom_id")
         return rows
+
+
+def _dict_rows(pairs: Iterable[tuple[bytes, dict[str, Any]]]) -> list[Attempt] | None:
+    """The rows of ``(line, dict)`` pairs, or ``None`` if a line has no ``custom_id``."""
+    rows: list[Attempt] = []
+    for line, item in pairs:
+        custom_id = item.get("custom_id")
+        if not isinstance(custom_id, str):
+            return None
+        rows.append(attempt(custom_id, line, item))
+    return rows
 
 
 def _struct_rows(data: bytes) -> list[Attempt] | None:
@@ -202,13 +210,7 @@ def _slim_rows(data: bytes) -> list[Attempt] | None:
         items = [validate(line) for line in lines]
     except ValueError:  # pydantic's ValidationError: a field of another shape
         return None
-    rows: list[Attempt] = []
-    for line, item in zip(lines, items, strict=True):
-        custom_id = item.get("custom_id")
-        if not isinstance(custom_id, str):
-            return None
-        rows.append(attempt(custom_id, line, item))
-    return rows
+    return _dict_rows(zip(lines, items, strict=True))
 
 
 _fast_rows: Callable[[bytes], list[Attempt] | None]

@@ -38,6 +38,7 @@ from types import TracebackType
 from typing import Any
 
 from .._base.body import FileBody
+from .._base.checks import check_int
 from .._base.errors import CreateValidationError, RxBatchesError
 from .._base.models import Request
 from .._base.validation import validate_requests
@@ -758,8 +759,7 @@ class JobStore:
         Raises:
             ValueError: ``buckets`` is below 1.
         """
-        if buckets < 1:
-            raise ValueError("buckets: must be >= 1")
+        check_int("buckets", buckets, at_least=1)
         with self._lock:
             self._db.execute("BEGIN")  # a read transaction: one snapshot for every query
             try:
@@ -995,17 +995,12 @@ def _prepare(db: sqlite3.Connection, path: Path, *, create_tables: bool) -> None
 def _migrate(db: sqlite3.Connection, path: Path, version: int) -> None:
     """Bring an older store up to :data:`SCHEMA_VERSION`, all steps in one transaction."""
     try:
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _Transaction(db):
             # Read again under the write lock: another process may have migrated it meanwhile.
             (now,) = db.execute("PRAGMA user_version").fetchone()
             for step in _MIGRATIONS[now - 1 :]:
                 db.execute(step)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
     except sqlite3.OperationalError as exc:  # read-only, or locked past the busy timeout
         raise JobStoreError(
             f"the job store {path} is of schema {version} and could not be brought to"

@@ -26,6 +26,7 @@ from aiohttp import web
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from rxbatches import APIError, Client, JobStore, JobStoreError, aiterate
+from rxbatches._base.checks import check_int, check_seconds
 from rxbatches._base.offload import off_loop
 
 from ._hub import Hub, Snapshot, batch_view, delta
@@ -129,12 +130,10 @@ def make_app(
         token = secrets.token_urlsafe(32)
     if not token or not token.isascii():
         raise ValueError("token: must be a non-empty ASCII str")
-    if interval <= 0 or store_interval <= 0:
-        raise ValueError("interval: must be > 0")
-    if max_batches < 1:
-        raise ValueError("max_batches: must be >= 1")
-    if linger < 0:
-        raise ValueError("linger: must be >= 0")
+    check_seconds("interval", interval)
+    check_seconds("store_interval", store_interval)
+    check_int("max_batches", max_batches, at_least=1)
+    check_seconds("linger", linger, allow_zero=True)
     app = web.Application(middlewares=[_security(token)])
     app[TOKEN] = token
     app[_CLOSING] = asyncio.Event()

@@ -22,7 +22,7 @@ import pytest
 
 from rxbatches._cli._app import main
 from rxbatches.emulator import Emulator, EmulatorThread, ManualClock
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, emulator_for_cli
 from tests.dashboard.helpers import states
 from tests.durable.helpers import requests, write_jsonl
 
@@ -180,9 +180,7 @@ async def test_ctrl_c_stops_the_run_and_its_dashboard_and_the_job_resumes(
 
 @pytest.fixture
 def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorThread]:
-    with EmulatorThread(request_latency=0.001) as emu:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", emu.base_url)
+    with emulator_for_cli(monkeypatch, request_latency=0.001) as emu:
         yield emu
 
 

@@ -18,7 +18,7 @@ from rxbatches import BatchSubmitted, Client, JobEvent, JobStore, aiterate
 from rxbatches._base.models import Request
 from rxbatches._cli._app import main
 from rxbatches.emulator import Emulator, EmulatorThread, Succeed, default_responder
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, emulator_for_cli
 from tests.durable.helpers import id_counts, requests, write_jsonl
 
 PER_BATCH = 10
@@ -38,9 +38,7 @@ class _Pace:
 def slow(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[EmulatorThread, _Pace]]:
     # One request at a time, 0.1 s each: a batch of 10 takes a second, time enough to cancel.
     pace = _Pace(0.1)
-    with EmulatorThread(request_latency=0.001, concurrency=1, responder=pace) as emu:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", emu.base_url)
+    with emulator_for_cli(monkeypatch, request_latency=0.001, concurrency=1, responder=pace) as emu:
         yield emu, pace
 
 

@@ -16,7 +16,7 @@ from rxbatches._base.models import Request
 from rxbatches._cli._app import main
 from rxbatches._service.batches import job_parts
 from rxbatches.emulator import EmulatorThread, Fault, Succeed, default_responder
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, emulator_for_cli
 from tests.durable.helpers import requests
 
 
@@ -28,9 +28,7 @@ def _responder(request: Request) -> Succeed:
 
 @pytest.fixture
 def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorThread]:
-    with EmulatorThread(request_latency=0.001, responder=_responder) as emu:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", emu.base_url)
+    with emulator_for_cli(monkeypatch, request_latency=0.001, responder=_responder) as emu:
         yield emu
 
 

@@ -12,7 +12,7 @@ import pytest
 from rxbatches._base.models import Request
 from rxbatches._cli._app import main
 from rxbatches.emulator import EmulatorThread, Fail, default_responder
-from tests.conftest import API_KEY
+from tests.conftest import emulator_for_cli
 from tests.durable.helpers import id_counts, requests, write_jsonl
 
 
@@ -24,9 +24,9 @@ def _responder(request: Request) -> object:
 
 @pytest.fixture
 def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorThread]:
-    with EmulatorThread(request_latency=0.001, error_rate=0.1, responder=_responder) as emu:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", emu.base_url)
+    with emulator_for_cli(
+        monkeypatch, request_latency=0.001, error_rate=0.1, responder=_responder
+    ) as emu:
         yield emu
 
 

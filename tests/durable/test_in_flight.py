@@ -48,6 +48,13 @@ class _Clock:
             await self._during()
 
 
+def _age(path: Path, seconds: float) -> None:
+    """Make the store's intents ``seconds`` older, as if recorded that long before."""
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE batches SET intent_at = intent_at - ?", (seconds,))
+    db.close()
+
+
 def _intent(path: Path, job: list[dict[str, Any]], size: int) -> bytes:
     """Record the intent of the job's first batch (``size`` requests), as a run would."""
     with JobStore.open(path) as store:
@@ -181,9 +188,7 @@ async def test_an_intent_near_its_horizon_waits_only_for_what_is_left_of_it(
     path = tmp_path / "job.db"
     job = requests(50)
     _intent(path, job, 50)
-    with sqlite3.connect(path) as db:  # recorded 120 s ago: 18 s of its horizon are left
-        db.execute("UPDATE batches SET intent_at = intent_at - ?", (HORIZON - 18,))
-    db.close()
+    _age(path, HORIZON - 18)  # 18 s of its horizon are left
     async with (
         Emulator(request_latency=0.001) as emu,
         Client(api_key=API_KEY, base_url=emu.base_url, **TIMEOUTS) as client,
@@ -199,9 +204,7 @@ async def test_an_intent_older_than_the_horizon_is_resolved_at_once(tmp_path: Pa
     path = tmp_path / "job.db"
     job = requests(50)
     _intent(path, job, 50)
-    with sqlite3.connect(path) as db:  # the crash was long ago
-        db.execute("UPDATE batches SET intent_at = intent_at - ?", (HORIZON + 1,))
-    db.close()
+    _age(path, HORIZON + 1)  # the crash was long ago
     async with (
         Emulator(request_latency=0.001) as emu,
         Client(api_key=API_KEY, base_url=emu.base_url, **TIMEOUTS) as client,

@@ -14,30 +14,10 @@ import pytest
 
 from rxbatches import CreateValidationError
 from rxbatches._jobs.lines import attempt
-from rxbatches._jobs.store import SCHEMA_VERSION, Attempt, JobStore, JobStoreError
-from tests.durable.helpers import requests
+from rxbatches._jobs.store import SCHEMA_VERSION, JobStore, JobStoreError
+from tests.durable.helpers import requests, result_line, stored_attempt
 
-
-def _parsed(custom_id: str, kind: str, error_type: str | None = None) -> dict[str, Any]:
-    result: dict[str, Any] = {"type": kind}
-    if kind == "errored":
-        result["error"] = {"type": "error", "error": {"type": error_type, "message": "x"}}
-    if kind == "succeeded":
-        result["message"] = {
-            "id": "m",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-haiku-4-5",
-            "content": [],
-            "usage": {"input_tokens": 3, "output_tokens": 5, "cache_read_input_tokens": 7},
-        }
-    parsed = {"custom_id": custom_id, "result": result}
-    return parsed
-
-
-def _line(custom_id: str, kind: str, error_type: str | None = None) -> Attempt:
-    parsed = _parsed(custom_id, kind, error_type)
-    return attempt(custom_id, json.dumps(parsed).encode(), parsed)
+_line = stored_attempt
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -172,7 +152,7 @@ def test_unknown_model_gives_unknown_cost(tmp_path: Path) -> None:
         store.ingest(requests(1))
         reserved = store.reserve(10, 10_000)
         assert reserved is not None
-        parsed = _parsed("r0", "succeeded")
+        parsed = result_line("r0", "succeeded")
         parsed["result"]["message"]["model"] = "claude-unknown-9"
         store.write_results(
             reserved[0].key, [attempt("r0", json.dumps(parsed).encode(), parsed)], 2, False

@@ -2,45 +2,29 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from rxbatches._jobs.lines import attempt
 from rxbatches._jobs.prices import ModelPrice
 from rxbatches._jobs.store import Attempt, JobStore
-from tests.durable.helpers import requests
+from tests.durable.helpers import created_batch, requests, stored_attempt
 
 
 def _line(custom_id: str, kind: str, model: str, tokens: int) -> Attempt:
-    result: dict[str, Any] = {"type": kind}
-    if kind == "errored":
-        result["error"] = {"type": "error", "error": {"type": "overloaded_error", "message": "x"}}
-    if kind == "succeeded":
-        result["message"] = {
-            "model": model,
-            "content": [],
-            "usage": {
-                "input_tokens": tokens,
-                "output_tokens": 2 * tokens,
-                "cache_creation_input_tokens": 3,
-                "cache_read_input_tokens": 1,
-            },
-        }
-    parsed = {"custom_id": custom_id, "result": result}
-    return attempt(custom_id, json.dumps(parsed).encode(), parsed)
+    usage = {
+        "input_tokens": tokens,
+        "output_tokens": 2 * tokens,
+        "cache_creation_input_tokens": 3,
+        "cache_read_input_tokens": 1,
+    }
+    return stored_attempt(custom_id, kind, "overloaded_error", model=model, usage=usage)
 
 
 def _batch(store: JobStore, name: str) -> tuple[int, list[str]]:
-    reserved = store.reserve(6, 10_000_000)
-    assert reserved is not None
-    intent, body = reserved
-    store.record_created(intent.key, name, "{}", False)
-    return intent.key, [r["custom_id"] for r in json.loads(body)["requests"]]
+    return created_batch(store, name, 6)
 
 
 def _job(path: Path) -> None:

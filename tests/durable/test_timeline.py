@@ -7,20 +7,17 @@ import sqlite3
 import time
 from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from rxbatches._jobs.lines import attempt
 from rxbatches._jobs.store import (
     SCHEMA_VERSION,
-    Attempt,
     JobStore,
     JobStoreError,
     TimelinePoint,
     _migrate,
 )
-from tests.durable.helpers import requests
+from tests.durable.helpers import created_batch, requests, stored_attempt
 
 # The schema of version 1, as rxbatches 0.x wrote it (no arrival time of the results).
 V1_SCHEMA = """
@@ -52,26 +49,11 @@ CREATE UNIQUE INDEX attempts_by_batch ON attempts (batch, custom_id);
 """
 
 
-def _line(custom_id: str, kind: str, error_type: str | None = None) -> Attempt:
-    result: dict[str, Any] = {"type": kind}
-    if kind == "errored":
-        result["error"] = {"type": "error", "error": {"type": error_type, "message": "x"}}
-    if kind == "succeeded":
-        result["message"] = {
-            "model": "claude-haiku-4-5",
-            "content": [],
-            "usage": {"input_tokens": 3, "output_tokens": 5},
-        }
-    parsed = {"custom_id": custom_id, "result": result}
-    return attempt(custom_id, json.dumps(parsed).encode(), parsed)
+_line = stored_attempt
 
 
 def _batch(store: JobStore, name: str) -> tuple[int, list[str]]:
-    reserved = store.reserve(1000, 10_000_000)
-    assert reserved is not None
-    intent, body = reserved
-    store.record_created(intent.key, name, "{}", False)
-    return intent.key, [r["custom_id"] for r in json.loads(body)["requests"]]
+    return created_batch(store, name, 1000)
 
 
 def _set_times(path: Path, times: dict[str, float]) -> None:

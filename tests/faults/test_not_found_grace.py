@@ -28,7 +28,7 @@ from rxbatches._cli import main
 from rxbatches._service.grace import CreatedBatches, grace_delay
 from rxbatches.emulator import Emulator, EmulatorThread, ManualClock
 from tests.client.helpers import Collector, make_requests, outcome
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, emulator_for_cli
 
 PROPAGATION = 5.0
 """Emulator seconds a new batch answers 404 (the tests advance past it, or never)."""
@@ -339,9 +339,7 @@ def test_the_grace_backoff_doubles_up_to_a_second_and_never_passes_the_window(
 @pytest.fixture
 def cli_emulator(monkeypatch: pytest.MonkeyPatch) -> Any:
     """An emulator thread whose new batches are 404 until its clock moves; the CLI uses it."""
-    with EmulatorThread(clock=ManualClock(), propagation_delay=PROPAGATION) as emu:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", emu.base_url)
+    with emulator_for_cli(monkeypatch, clock=ManualClock(), propagation_delay=PROPAGATION) as emu:
         yield emu
 
 
